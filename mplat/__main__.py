@@ -1,0 +1,5 @@
+"""Allow ``python -m mplat``."""
+
+from mplat.cli import main
+
+raise SystemExit(main())

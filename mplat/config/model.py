@@ -1,0 +1,100 @@
+"""The desired state as plain values, with the file position each value came from.
+
+Positions travel with the values so that errors found long after loading (a mislabelled
+platform, a missing source) can still point the user at ``file:line:column``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from mplat.platform import Platform
+from mplat.reference import Reference
+
+Format = Literal["oci", "docker"]
+State = Literal["present", "absent"]
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a value was written: 1-based line and column, as editors count."""
+
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        # Problems with the file itself (missing, unreadable) have no line to point at.
+        if self.line <= 0:
+            return self.file
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    location: Location
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.message}"
+
+
+class ConfigError(Exception):
+    """Every problem found in a config file, reported together so users fix them in one pass."""
+
+    def __init__(self, problems: list[ConfigProblem]) -> None:
+        self.problems = sorted(
+            problems, key=lambda p: (p.location.file, p.location.line, p.location.column)
+        )
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+@dataclass(frozen=True)
+class RegistrySettings:
+    """Per-registry settings from ``registries.<host>``; never holds a secret itself."""
+
+    insecure: bool = False
+    ca_file: str | None = None
+    username_env: str | None = None
+    password_env: str | None = None
+    parallelism: int | None = None
+
+
+@dataclass(frozen=True)
+class EntrySpec:
+    """One declared entry of a list: a source image, optionally with its platform(s)."""
+
+    image: Reference
+    location: Location
+    platform: Platform | None = None
+    platforms: tuple[Platform, ...] | None = None
+    attestations: bool = False
+
+
+@dataclass(frozen=True)
+class ListSpec:
+    """One ``lists:`` item: tags in a repository that must all carry the same list."""
+
+    repository: Reference
+    tags: tuple[str, ...]
+    format: Format
+    location: Location
+    manifests: tuple[EntrySpec, ...] = ()
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    state: State = "present"
+    prune: bool = False
+    prevent_destroy: bool = False
+    tag_locations: tuple[Location, ...] = ()
+
+
+@dataclass(frozen=True)
+class Config:
+    path: str
+    lists: tuple[ListSpec, ...]
+    registries: Mapping[str, RegistrySettings] = field(default_factory=dict)
+    default_format: Format = "oci"
+
+    def settings_for(self, registry: str) -> RegistrySettings:
+        return self.registries.get(registry, RegistrySettings())

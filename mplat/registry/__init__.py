@@ -1,0 +1,1 @@
+"""The registry client: transport (TLS, retries), authentication, credentials and errors."""

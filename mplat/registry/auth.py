@@ -1,0 +1,102 @@
+"""Challenge-driven registry authentication (distribution token spec, RFC 6750, RFC 7617).
+
+mplat never guesses how a registry authenticates: it sends the request anonymously (or with
+a token it already holds for that exact scope set), reads ``WWW-Authenticate`` from the 401,
+and answers the challenge. Tokens are cached per scope set until shortly before they expire.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from mplat.registry.credentials import Credential
+
+_PARAM_RE = re.compile(r'\s*([A-Za-z0-9_.-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,"]*))\s*,?')
+
+MIN_TOKEN_LIFETIME = 60.0
+"""The token spec says never to assume less than 60 s of validity."""
+
+
+@dataclass(frozen=True)
+class Challenge:
+    scheme: str  # lower-case: "bearer" or "basic"
+    params: dict[str, str] = field(default_factory=dict)
+
+
+def parse_challenges(header: str) -> list[Challenge]:
+    """Parse a WWW-Authenticate value into challenges; unknown or broken parts are skipped."""
+    out: list[Challenge] = []
+    rest = header.strip()
+    while rest:
+        m = re.match(r"([A-Za-z][A-Za-z0-9_-]*)\s*", rest)
+        if not m:
+            break
+        scheme = m.group(1).lower()
+        rest = rest[m.end() :]
+        params: dict[str, str] = {}
+        while rest:
+            pm = _PARAM_RE.match(rest)
+            if not pm or pm.end() == 0:
+                break
+            # A token followed by a space and no '=' starts the next challenge.
+            value = pm.group(2) if pm.group(2) is not None else (pm.group(3) or "")
+            params[pm.group(1).lower()] = re.sub(r"\\(.)", r"\1", value)
+            rest = rest[pm.end() :]
+        out.append(Challenge(scheme, params))
+        rest = rest.lstrip(", ")
+    return out
+
+
+def scope_for(repository: str, actions: tuple[str, ...]) -> str:
+    return f"repository:{repository}:{','.join(actions)}"
+
+
+def basic_header(username: str, password: str) -> str:
+    raw = f"{username}:{password}".encode()
+    return "Basic " + base64.b64encode(raw).decode("ascii")
+
+
+@dataclass
+class _Token:
+    value: str
+    expires_at: float
+
+
+@dataclass
+class AuthState:
+    """Per-registry authentication memory: which scheme it wants and the tokens held.
+
+    One instance per registry client; it is not shared across registries, so credentials
+    are never offered to a registry they do not belong to.
+    """
+
+    credential: Credential | None
+    clock: Callable[[], float] = time.monotonic
+    scheme: str | None = None
+    bearer: Challenge | None = None
+    tokens: dict[frozenset[str], _Token] = field(default_factory=dict)
+    refresh_token: str | None = None
+
+    def header_for(self, scopes: frozenset[str]) -> str | None:
+        """The Authorization value to send up front, if one is known to be wanted."""
+        if self.scheme == "basic" and self.credential and self.credential.username:
+            return basic_header(self.credential.username, self.credential.password)
+        if self.scheme == "bearer":
+            tok = self.tokens.get(scopes)
+            if tok and tok.expires_at > self.clock():
+                return f"Bearer {tok.value}"
+        if self.credential and self.credential.registry_token:
+            return f"Bearer {self.credential.registry_token}"
+        return None
+
+    def store_token(self, scopes: frozenset[str], value: str, expires_in: float) -> None:
+        lifetime = max(expires_in, MIN_TOKEN_LIFETIME)
+        # Renew a little early so a token does not expire between check and use.
+        self.tokens[scopes] = _Token(value, self.clock() + lifetime * 0.9)
+
+    def forget(self, scopes: frozenset[str]) -> None:
+        self.tokens.pop(scopes, None)

@@ -1,0 +1,434 @@
+"""Registry operations in the vocabulary of the distribution spec.
+
+Every read is verified: manifests and blobs must hash to the digest that was asked for and
+to the ``Docker-Content-Digest`` the registry claims, manifests must fit in 4 MiB, and a
+body's ``mediaType`` must agree with the ``Content-Type``. A registry's word is never
+enough on its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterable, AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import httpx
+
+from mplat import mediatypes as mt
+from mplat.manifest import (
+    MAX_MANIFEST_BYTES,
+    Manifest,
+    ManifestError,
+    parse_manifest,
+    sha256_digest,
+)
+from mplat.reference import is_loopback_host
+from mplat.registry.credentials import Credential
+from mplat.registry.errors import ContentError, RegistryError, parse_error_body
+from mplat.registry.transport import Notices, RetryPolicy, Transport
+
+
+class ContentCache(Protocol):
+    """Immutable content by digest (manifests, config blobs); see mplat.cache."""
+
+    def get(self, digest: str) -> bytes | None: ...
+    def put(self, digest: str, data: bytes) -> None: ...
+
+
+class NotFoundError(RegistryError):
+    """The manifest, blob or repository does not exist."""
+
+
+@dataclass(frozen=True)
+class ManifestInfo:
+    """What a HEAD tells: enough to decide most plans without reading a body."""
+
+    digest: str
+    media_type: str
+    size: int
+
+
+@dataclass(frozen=True)
+class FetchedManifest:
+    digest: str
+    media_type: str
+    data: bytes = field(repr=False)
+    manifest: Manifest = field(repr=False)
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+
+def _error(resp: httpx.Response, registry: str, repository: str | None, what: str) -> RegistryError:
+    errors = parse_error_body(resp.content) if not resp.is_stream_consumed or resp.content else ()
+    cls = NotFoundError if resp.status_code == 404 else RegistryError
+    return cls(
+        registry,
+        repository,
+        what,
+        status=resp.status_code,
+        errors=errors,
+        retryable=resp.status_code >= 500 or resp.status_code == 429,
+    )
+
+
+class RegistryClient:
+    """One registry. Create through :class:`RegistryPool` so settings and credentials apply."""
+
+    def __init__(self, transport: Transport, cache: ContentCache | None = None) -> None:
+        self.transport = transport
+        self.registry = transport.registry
+        self.cache = cache
+
+    async def aclose(self) -> None:
+        await self.transport.aclose()
+
+    # -- manifests ----------------------------------------------------------------------
+
+    async def head_manifest(self, repository: str, ref: str) -> ManifestInfo | None:
+        """Digest, type and size of a tag or digest; None when it does not exist."""
+        resp = await self.transport.request(
+            "HEAD",
+            f"/v2/{repository}/manifests/{ref}",
+            repository=repository,
+            headers={"Accept": mt.MANIFEST_ACCEPT},
+        )
+        if resp.status_code == 404:
+            return None
+        if resp.status_code != 200:
+            raise _error(resp, self.registry, repository, f"HEAD manifest {ref} failed")
+        digest = resp.headers.get("docker-content-digest")
+        media_type = mt.base_type(resp.headers.get("content-type"))
+        length = resp.headers.get("content-length")
+        if not digest or not length or not length.isdigit() or media_type not in mt.MANIFEST_TYPES:
+            # Older registries omit the header: read the body and hash it ourselves.
+            fetched = await self.get_manifest(repository, ref)
+            return ManifestInfo(fetched.digest, fetched.media_type, fetched.size)
+        if ref.startswith("sha256:") and digest != ref:
+            raise ContentError(
+                self.registry, repository, f"HEAD {ref} answered with digest {digest}"
+            )
+        return ManifestInfo(digest, media_type, int(length))
+
+    async def get_manifest(self, repository: str, ref: str) -> FetchedManifest:
+        """Fetch, verify and parse a manifest. Raises NotFoundError when absent."""
+        by_digest = ref.startswith("sha256:")
+        if by_digest and self.cache is not None:
+            cached = self.cache.get(ref)
+            if cached is not None:
+                return self._parse(repository, ref, cached, None)
+        resp = await self.transport.request(
+            "GET",
+            f"/v2/{repository}/manifests/{ref}",
+            repository=repository,
+            headers={"Accept": mt.MANIFEST_ACCEPT},
+            stream=True,
+        )
+        try:
+            if resp.status_code != 200:
+                await resp.aread()
+                raise _error(resp, self.registry, repository, f"manifest {ref} not readable")
+            data = await _read_limited(resp, MAX_MANIFEST_BYTES)
+        finally:
+            await resp.aclose()
+        if data is None:
+            raise ContentError(
+                self.registry,
+                repository,
+                f"manifest {ref} is larger than {MAX_MANIFEST_BYTES} bytes",
+            )
+        digest = sha256_digest(data)
+        claimed = resp.headers.get("docker-content-digest")
+        if claimed and claimed.startswith("sha256:") and claimed != digest:
+            raise ContentError(
+                self.registry,
+                repository,
+                f"manifest {ref}: registry claims digest {claimed} but the bytes hash to {digest}",
+            )
+        if by_digest and digest != ref:
+            raise ContentError(
+                self.registry,
+                repository,
+                f"manifest {ref}: the bytes received hash to {digest}",
+            )
+        fetched = self._parse(repository, ref, data, resp.headers.get("content-type"))
+        if self.cache is not None:
+            self.cache.put(digest, data)
+        return fetched
+
+    def _parse(
+        self, repository: str, ref: str, data: bytes, content_type: str | None
+    ) -> FetchedManifest:
+        try:
+            manifest = parse_manifest(data, content_type)
+        except ManifestError as exc:
+            raise ContentError(self.registry, repository, f"manifest {ref}: {exc}") from None
+        return FetchedManifest(sha256_digest(data), manifest.media_type, data, manifest)
+
+    async def put_manifest(self, repository: str, ref: str, data: bytes, media_type: str) -> str:
+        """PUT exact bytes; returns the digest after checking the registry agrees with it."""
+        digest = sha256_digest(data)
+        resp = await self.transport.request(
+            "PUT",
+            f"/v2/{repository}/manifests/{ref}",
+            repository=repository,
+            actions=("pull", "push"),
+            headers={"Content-Type": media_type},
+            content=data,
+        )
+        if resp.status_code not in (200, 201, 202):
+            raise _error(resp, self.registry, repository, f"PUT manifest {ref} refused")
+        claimed = resp.headers.get("docker-content-digest")
+        if claimed and claimed.startswith("sha256:") and claimed != digest:
+            raise ContentError(
+                self.registry,
+                repository,
+                f"PUT {ref}: registry stored digest {claimed}, expected {digest}",
+            )
+        return digest
+
+    async def delete_manifest(self, repository: str, ref: str) -> None:
+        """DELETE by tag or digest. Never retried blindly: callers re-check state instead."""
+        resp = await self.transport.request(
+            "DELETE",
+            f"/v2/{repository}/manifests/{ref}",
+            repository=repository,
+            actions=("delete",),
+            idempotent=False,
+        )
+        if resp.status_code not in (200, 202, 204):
+            raise _error(resp, self.registry, repository, f"DELETE manifest {ref} refused")
+
+    async def list_tags(self, repository: str, page_size: int = 1000) -> list[str]:
+        """All tags, following ``Link`` pagination; [] for a repository that does not exist."""
+        tags: list[str] = []
+        path: str | None = f"/v2/{repository}/tags/list"
+        params: list[tuple[str, str | int | float | bool | None]] | None = [("n", str(page_size))]
+        while path:
+            resp = await self.transport.request("GET", path, repository=repository, params=params)
+            if resp.status_code == 404:
+                return tags
+            if resp.status_code != 200:
+                raise _error(resp, self.registry, repository, "listing tags failed")
+            try:
+                doc = resp.json()
+            except ValueError:
+                raise ContentError(self.registry, repository, "tag list is not JSON") from None
+            page = doc.get("tags") if isinstance(doc, dict) else None
+            if page is not None and not (
+                isinstance(page, list) and all(isinstance(t, str) for t in page)
+            ):
+                raise ContentError(self.registry, repository, "tag list is malformed")
+            tags.extend(page or [])
+            link = resp.links.get("next", {}).get("url")
+            if not link or not page:
+                break
+            path = link if link.startswith("/") else None
+            params = None
+        return tags
+
+    # -- blobs --------------------------------------------------------------------------
+
+    async def blob_size(self, repository: str, digest: str) -> int | None:
+        """Size of a blob in this repository, or None if it is not there."""
+        resp = await self.transport.request(
+            "HEAD",
+            f"/v2/{repository}/blobs/{digest}",
+            repository=repository,
+            follow_redirects=True,
+        )
+        if resp.status_code == 404:
+            return None
+        if resp.status_code != 200:
+            raise _error(resp, self.registry, repository, f"HEAD blob {digest} failed")
+        length = resp.headers.get("content-length", "")
+        return int(length) if length.isdigit() else 0
+
+    async def get_blob(self, repository: str, digest: str, max_bytes: int) -> bytes:
+        """A small blob (image config) read whole, verified, and cached."""
+        if self.cache is not None:
+            cached = self.cache.get(digest)
+            if cached is not None:
+                return cached
+        chunks = []
+        async for chunk in self.stream_blob(repository, digest, max_bytes=max_bytes):
+            chunks.append(chunk)
+        data = b"".join(chunks)
+        if self.cache is not None:
+            self.cache.put(digest, data)
+        return data
+
+    async def stream_blob(
+        self, repository: str, digest: str, *, max_bytes: int | None = None
+    ) -> AsyncIterator[bytes]:
+        """Yield a blob's bytes as they arrive; raises at the end if they hash wrong.
+
+        Blobs can be gigabytes, so they are never held whole. Redirects to object storage
+        are followed; httpx drops our Authorization header when the host changes.
+        """
+        resp = await self.transport.request(
+            "GET",
+            f"/v2/{repository}/blobs/{digest}",
+            repository=repository,
+            stream=True,
+            follow_redirects=True,
+        )
+        try:
+            if resp.status_code != 200:
+                await resp.aread()
+                raise _error(resp, self.registry, repository, f"blob {digest} not readable")
+            hasher = hashlib.sha256()
+            total = 0
+            async for chunk in resp.aiter_bytes(1 << 20):
+                total += len(chunk)
+                if max_bytes is not None and total > max_bytes:
+                    raise ContentError(
+                        self.registry, repository, f"blob {digest} is larger than {max_bytes} bytes"
+                    )
+                hasher.update(chunk)
+                yield chunk
+            got = "sha256:" + hasher.hexdigest()
+            if got != digest:
+                raise ContentError(
+                    self.registry, repository, f"blob {digest}: the bytes received hash to {got}"
+                )
+        except httpx.TransportError as exc:
+            raise RegistryError(
+                self.registry,
+                repository,
+                f"blob {digest} download broke off ({exc.__class__.__name__})",
+                retryable=True,
+            ) from None
+        finally:
+            await resp.aclose()
+
+    async def mount_blob(self, repository: str, digest: str, source_repository: str) -> bool:
+        """Cross-repository mount. True if mounted; False if refused (the opened session is
+        cancelled, and the caller copies instead)."""
+        resp = await self.transport.request(
+            "POST",
+            f"/v2/{repository}/blobs/uploads/",
+            repository=repository,
+            actions=("pull", "push"),
+            extra_scopes=(f"repository:{source_repository}:pull",),
+            params=[("mount", digest), ("from", source_repository)],
+            headers={"Content-Length": "0"},
+        )
+        if resp.status_code == 201:
+            return True
+        if resp.status_code == 202 and resp.headers.get("location"):
+            await self._cancel_upload(repository, resp.headers["location"])
+        return False
+
+    async def upload_blob(
+        self,
+        repository: str,
+        digest: str,
+        size: int,
+        chunks: Callable[[], AsyncIterable[bytes]],
+    ) -> None:
+        """Monolithic upload: POST for a session, then one PUT carrying the whole blob.
+
+        ``chunks`` is a factory so that a failed attempt can start a fresh stream.
+        """
+        resp = await self.transport.request(
+            "POST",
+            f"/v2/{repository}/blobs/uploads/",
+            repository=repository,
+            actions=("pull", "push"),
+            headers={"Content-Length": "0"},
+        )
+        location = resp.headers.get("location")
+        if resp.status_code not in (201, 202) or not location:
+            raise _error(resp, self.registry, repository, "could not start a blob upload")
+        if resp.status_code == 201:
+            return
+        url = await self._absolute(location)
+        sep = "&" if "?" in url else "?"
+        put = await self.transport.request(
+            "PUT",
+            f"{url}{sep}digest={digest}",
+            repository=repository,
+            actions=("pull", "push"),
+            headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
+            content=chunks(),
+            idempotent=False,
+        )
+        if put.status_code not in (201, 204):
+            await self._cancel_upload(repository, url)
+            raise _error(put, self.registry, repository, f"upload of blob {digest} refused")
+
+    async def _absolute(self, location: str) -> str:
+        if location.startswith(("http://", "https://")):
+            return location
+        return await self.transport.base_url() + location
+
+    async def _cancel_upload(self, repository: str, location: str) -> None:
+        try:
+            url = await self._absolute(location)
+            await self.transport.request(
+                "DELETE", url, repository=repository, actions=("pull", "push"), idempotent=False
+            )
+        except RegistryError:
+            pass  # Abandoned sessions expire on their own; cancelling is a courtesy.
+
+
+async def _read_limited(resp: httpx.Response, limit: int) -> bytes | None:
+    """Read a body but stop at ``limit`` bytes: a hostile registry cannot make us buffer more."""
+    buf = bytearray()
+    async for chunk in resp.aiter_bytes():
+        buf += chunk
+        if len(buf) > limit:
+            return None
+    return bytes(buf)
+
+
+@dataclass
+class RegistryPool:
+    """One client per registry, created on first use with that registry's own settings."""
+
+    settings_for: Callable[[str], tuple[bool, str | None, int | None]]
+    credential_for: Callable[[str], Credential | None]
+    notices: Notices = field(default_factory=Notices)
+    cache: ContentCache | None = None
+    parallelism: int = 8
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    timeout: float = 30.0
+    _clients: dict[str, RegistryClient] = field(default_factory=dict)
+
+    def client(self, registry: str) -> RegistryClient:
+        found = self._clients.get(registry)
+        if found is None:
+            insecure, ca_file, parallelism = self.settings_for(registry)
+            api_host = "registry-1.docker.io" if registry == "docker.io" else registry
+            transport = Transport(
+                registry,
+                api_host=api_host,
+                insecure=insecure,
+                ca_file=ca_file,
+                credential=lambda: self.credential_for(registry),
+                parallelism=parallelism or self.parallelism,
+                retry=self.retry,
+                notices=self.notices,
+                timeout=self.timeout,
+            )
+            found = RegistryClient(transport, self.cache)
+            self._clients[registry] = found
+        return found
+
+    async def aclose(self) -> None:
+        for c in self._clients.values():
+            await c.aclose()
+        self._clients.clear()
+
+
+__all__ = [
+    "FetchedManifest",
+    "ManifestInfo",
+    "NotFoundError",
+    "RegistryClient",
+    "RegistryPool",
+    "is_loopback_host",
+]

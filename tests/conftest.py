@@ -1,0 +1,87 @@
+"""Shared fixtures: a session-wide real registry, per-test repository names, extra registries."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# `pytest` (unlike `python -m pytest`) does not put the project root on sys.path, and without
+# it neither `tests.support` nor an uninstalled `mplat` is importable.
+_ROOT = str(Path(__file__).resolve().parent.parent)
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+from tests.support.registry import (  # noqa: E402
+    MISSING_BINARY_MESSAGE,
+    REGISTRY_BINARY,
+    RegistryServer,
+)
+
+
+def _require_registry_binary() -> None:
+    if not REGISTRY_BINARY.exists():
+        pytest.fail(MISSING_BINARY_MESSAGE, pytrace=False)
+
+
+def _started(server: RegistryServer) -> RegistryServer:
+    try:
+        server.start()
+    except RuntimeError as exc:
+        server.stop()
+        pytest.fail(f"could not start docker-registry: {exc}", pytrace=False)
+    return server
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryServer]:
+    """One plain-HTTP registry (delete enabled, no auth) shared by the whole session."""
+    _require_registry_binary()
+    server = _started(RegistryServer(root=tmp_path_factory.mktemp("registry")))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def _repo_counter() -> Iterator[int]:
+    return itertools.count(1)
+
+
+def _sanitise(name: str) -> str:
+    """Fold a test name into a valid repository path component (lowercase, [-] separators)."""
+    cleaned = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    return cleaned[:80].rstrip("-") or "test"
+
+
+@pytest.fixture
+def repo(request: pytest.FixtureRequest, _repo_counter: Iterator[int]) -> str:
+    """A repository name unique to this test, so tests sharing the registry never collide."""
+    return f"t/{_sanitise(request.node.name)}-{next(_repo_counter)}"
+
+
+@pytest.fixture
+def make_registry(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Callable[..., RegistryServer]]:
+    """Factory for extra registries (auth, TLS, delete disabled); all stopped at teardown."""
+    _require_registry_binary()
+    servers: list[RegistryServer] = []
+
+    def factory(**kwargs: Any) -> RegistryServer:
+        kwargs.setdefault("root", tmp_path_factory.mktemp("registry-extra"))
+        server = RegistryServer(**kwargs)
+        servers.append(server)
+        return _started(server)
+
+    try:
+        yield factory
+    finally:
+        for server in servers:
+            server.stop()
