@@ -1,0 +1,305 @@
+"""Command line: ``mplat validate | plan | apply``.
+
+Heavy modules are imported inside the commands that use them, so ``mplat --version`` and
+``mplat validate`` start fast. Expected failures (bad config, registry errors, stale plans)
+print readable lines and exit 1; only bugs produce tracebacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from mplat import __version__
+
+if TYPE_CHECKING:
+    from mplat.config.model import Config
+    from mplat.plan import Plan
+    from mplat.planner import Target
+    from mplat.registry.client import RegistryPool
+
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+
+
+class UsageError(Exception):
+    """A problem with how mplat was called; printed as one line."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-f", "--file", default="manifests.yaml", help="configuration file (default: %(default)s)"
+    )
+    common.add_argument(
+        "-v", "--debug", action="store_true", help="show HTTP exchanges (credentials redacted)"
+    )
+    common.add_argument("--no-color", action="store_true", help="plain text output")
+    net = argparse.ArgumentParser(add_help=False)
+    net.add_argument(
+        "--parallelism",
+        type=int,
+        default=None,
+        metavar="N",
+        help="requests in flight per registry (default 8; registries.<host>.parallelism wins)",
+    )
+    net.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        metavar="REPOSITORY:TAG",
+        help="limit the work to this tag (repeatable)",
+    )
+
+    parser = argparse.ArgumentParser(
+        prog="mplat",
+        description="Declare multi-platform tags in YAML; plan and apply them against registries.",
+    )
+    parser.add_argument("--version", action="version", version=f"mplat {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    sub.add_parser(
+        "validate", parents=[common], help="check the configuration file without network access"
+    )
+    p = sub.add_parser(
+        "plan", parents=[common, net], help="show what apply would change in the registries"
+    )
+    p.add_argument("--json", action="store_true", help="print the plan as JSON (format_version 1)")
+    p.add_argument(
+        "--detailed-exitcode",
+        action="store_true",
+        help="exit 0 when there are no changes, 2 when there are, 1 on error",
+    )
+    p.add_argument("--out", metavar="FILE", help="save the plan for a later `mplat apply FILE`")
+    a = sub.add_parser("apply", parents=[common, net], help="make the registries match")
+    a.add_argument(
+        "plan_file", nargs="?", metavar="PLAN", help="apply a saved plan exactly (no prompt)"
+    )
+    a.add_argument("--auto-approve", action="store_true", help="do not ask for confirmation")
+    a.add_argument("--json", action="store_true", help="print the plan as JSON before applying")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.debug:
+        logging.basicConfig(level=logging.DEBUG, format="debug: %(message)s", stream=sys.stderr)
+        for noisy in ("httpx", "httpcore", "hpack", "asyncio"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        if args.command == "validate":
+            return _validate(args)
+        if args.command == "plan":
+            return asyncio.run(_plan(args))
+        return asyncio.run(_apply(args))
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130
+    except Exception as exc:  # Expected failures become one readable message.
+        message = _expected_failure(exc)
+        if message is None:
+            raise
+        print(f"Error: {message}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _expected_failure(exc: Exception) -> str | None:
+    from mplat.apply import StalePlanError
+    from mplat.config.model import ConfigError
+    from mplat.planfile import PlanFileError
+    from mplat.registry.errors import RegistryError
+
+    if isinstance(exc, ConfigError):
+        return "invalid configuration\n" + "\n".join(f"  {p}" for p in exc.problems)
+    if isinstance(exc, StalePlanError | PlanFileError | RegistryError | UsageError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        return f"{exc.filename or ''}: {exc.strerror}" if exc.strerror else str(exc)
+    return None
+
+
+def _load(args: argparse.Namespace) -> Config:
+    from mplat.config.loader import load_config
+
+    return load_config(args.file)
+
+
+def _validate(args: argparse.Namespace) -> int:
+    config = _load(args)
+    tags = sum(len(spec.tags) for spec in config.lists)
+    print(f"{args.file}: valid ({len(config.lists)} lists, {tags} tags).")
+    return EXIT_OK
+
+
+def _targets(values: list[str]) -> set[Target] | None:
+    from mplat.reference import ReferenceError, parse_reference
+
+    if not values:
+        return None
+    out = set()
+    for v in values:
+        try:
+            ref = parse_reference(v)
+        except ReferenceError as exc:
+            raise UsageError(f"--target: {exc}") from None
+        if ref.tag is None or ref.digest is not None:
+            raise UsageError(f"--target {v!r}: expected REPOSITORY:TAG")
+        out.add((ref.name, ref.tag))
+    return out
+
+
+def _pool(config: Config | None, args: argparse.Namespace) -> RegistryPool:
+    from mplat.registry.client import RegistryPool
+    from mplat.registry.credentials import Credential, CredentialError, lookup_credential
+    from mplat.registry.errors import RegistryError
+    from mplat.registry.transport import Notices
+
+    def settings(registry: str) -> tuple[bool, str | None, int | None]:
+        s = config.settings_for(registry) if config else None
+        if s is None:
+            return False, None, None
+        return s.insecure, s.ca_file, s.parallelism
+
+    def credential(registry: str) -> Credential | None:
+        s = config.settings_for(registry) if config else None
+        try:
+            return lookup_credential(
+                registry,
+                None,
+                username_env=s.username_env if s else None,
+                password_env=s.password_env if s else None,
+            )
+        except CredentialError as exc:
+            raise RegistryError(registry, None, str(exc)) from None
+
+    notices = Notices(emit=lambda m: print(f"note: {m}", file=sys.stderr))
+    return RegistryPool(
+        settings_for=settings,
+        credential_for=credential,
+        notices=notices,
+        parallelism=args.parallelism or 8,
+    )
+
+
+def _style(args: argparse.Namespace) -> object:
+    from mplat.output import Style
+
+    color = not args.no_color and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    return Style(color)
+
+
+async def _make_plan(args: argparse.Namespace, config: Config, pool: RegistryPool) -> Plan:
+    from mplat.planner import PlanOptions, build_plan
+
+    return await build_plan(config.lists, pool, PlanOptions(targets=_targets(args.target)))
+
+
+def _print_plan(args: argparse.Namespace, plan: Plan) -> None:
+    from mplat.output import Style, plan_to_json, render_plan
+
+    if args.json:
+        import json
+
+        print(json.dumps(plan_to_json(plan), indent=2))
+        return
+    style = _style(args)
+    assert isinstance(style, Style)
+    sys.stdout.write(render_plan(plan, style))
+
+
+def _blocked_message(plan: Plan) -> str | None:
+    blocked = plan.blocked()
+    if not blocked:
+        return None
+    return "prevent_destroy forbids deleting: " + ", ".join(c.address for c in blocked)
+
+
+async def _plan(args: argparse.Namespace) -> int:
+    config = _load(args)
+    pool = _pool(config, args)
+    try:
+        plan = await _make_plan(args, config, pool)
+    finally:
+        await pool.aclose()
+    _print_plan(args, plan)
+    if args.out:
+        from mplat.planfile import save_plan
+
+        save_plan(plan, args.out)
+        print(
+            f"Saved the plan to {args.out}; apply it with: mplat apply {args.out}", file=sys.stderr
+        )
+    blocked = _blocked_message(plan)
+    if blocked:
+        print(f"Error: {blocked}", file=sys.stderr)
+        return EXIT_ERROR
+    if plan.errors:
+        return EXIT_ERROR
+    if args.detailed_exitcode and plan.has_changes:
+        return EXIT_CHANGES
+    return EXIT_OK
+
+
+async def _apply(args: argparse.Namespace) -> int:
+    from mplat.apply import Applier
+    from mplat.output import Style, render_result
+
+    saved = args.plan_file is not None
+    if saved:
+        from mplat.planfile import load_plan
+
+        if args.target:
+            raise UsageError("--target applies to plans being made, not to a saved plan")
+        plan = load_plan(args.plan_file)
+        config = _try_load_for_settings(args)
+    else:
+        config = _load(args)
+    pool = _pool(config, args)
+    style = _style(args)
+    assert isinstance(style, Style)
+    try:
+        if not saved:
+            plan = await _make_plan(args, config, pool)  # type: ignore[arg-type]
+        _print_plan(args, plan)
+        blocked = _blocked_message(plan)
+        if blocked:
+            print(f"Error: {blocked}; nothing was applied.", file=sys.stderr)
+            return EXIT_ERROR
+        if not plan.has_changes:
+            return EXIT_ERROR if plan.errors else EXIT_OK
+        if not saved and not args.auto_approve and not _confirm():
+            return EXIT_ERROR
+        applier = Applier(pool, progress=lambda m: print(f"  {m}", file=sys.stderr))
+        if saved:
+            await applier.check_stale(plan)
+        result = await applier.apply(plan)
+    finally:
+        await pool.aclose()
+    sys.stdout.write(render_result(result, style))
+    return EXIT_ERROR if result.failed or plan.errors else EXIT_OK
+
+
+def _try_load_for_settings(args: argparse.Namespace) -> Config | None:
+    """A saved plan needs registry settings (TLS, credentials env) if a config is at hand."""
+    if not os.path.exists(args.file):
+        return None
+    return _load(args)
+
+
+def _confirm() -> bool:
+    if not sys.stdin.isatty():
+        print(
+            "Error: confirmation needed but standard input is not a terminal; "
+            "re-run with --auto-approve",
+            file=sys.stderr,
+        )
+        return False
+    answer = input("\nDo you want to perform these actions? Only 'yes' will be accepted: ")
+    if answer.strip() != "yes":
+        print("Apply cancelled.", file=sys.stderr)
+        return False
+    return True

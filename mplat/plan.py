@@ -1,0 +1,362 @@
+"""The plan: what must change in the registry, as a plain value.
+
+Everything here is pure. A plan is computed from the desired lists (config plus resolved
+sources) and the live state of each tag, and it carries everything apply needs: the exact
+bytes to write, the digest each tag had when planned, and which children must be brought
+into the target repository first. So it can be printed, saved, reviewed, and applied later.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from deepdiff import DeepDiff
+
+from mplat import mediatypes as mt
+from mplat.manifest import Descriptor, Index
+
+Action = Literal["create", "update", "repair", "delete", "no-op"]
+
+OWNER_ANNOTATION = "dev.mplat.managed-by"
+"""Written into every OCI index mplat creates; proves ownership for prune (see README)."""
+OWNER_VALUE = "mplat"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One entry of a list, as shown in plans and saved in plan files."""
+
+    media_type: str
+    digest: str
+    size: int
+    platform: Mapping[str, object] | None
+    annotations: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, d: Descriptor) -> Entry:
+        return cls(
+            media_type=d.media_type,
+            digest=d.digest,
+            size=d.size,
+            platform=d.platform.to_json() if d.platform else None,
+            annotations=dict(d.annotations),
+        )
+
+    def label(self) -> str:
+        """Platform as users write it, used as the key when diffing entries."""
+        p = self.platform or {}
+        if not p:
+            return f"(no platform) {self.digest[:19]}"
+        text = f"{p.get('os')}/{p.get('architecture')}"
+        if p.get("variant"):
+            text += f"/{p['variant']}"
+        if p.get("os.version"):
+            text += f" {p['os.version']}"
+        if p.get("os.features"):
+            text += " +" + "+".join(str(f) for f in p["os.features"])  # type: ignore[attr-defined]
+        if self.annotations.get("vnd.docker.reference.type") == "attestation-manifest":
+            ref = self.annotations.get("vnd.docker.reference.digest", "")
+            text = f"attestation for {ref[:19]}" if ref else "attestation"
+        return text
+
+    def to_json(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "mediaType": self.media_type,
+            "digest": self.digest,
+            "size": self.size,
+        }
+        if self.platform is not None:
+            out["platform"] = dict(self.platform)
+        if self.annotations:
+            out["annotations"] = dict(self.annotations)
+        return out
+
+
+@dataclass(frozen=True)
+class ListView:
+    """A list or index reduced to what decides equality."""
+
+    media_type: str
+    digest: str
+    entries: tuple[Entry, ...]
+    annotations: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, index: Index, digest: str) -> ListView:
+        return cls(
+            media_type=index.media_type,
+            digest=digest,
+            entries=tuple(Entry.of(d) for d in index.manifests),
+            annotations=dict(index.annotations),
+        )
+
+    def meaning(self) -> tuple[object, ...]:
+        """What two lists must share to be "the same list" regardless of their bytes.
+
+        The ownership annotation is left out: a list another tool pushed with the same
+        entries is in sync, it is just not mplat's to prune.
+        """
+        annotations = {k: v for k, v in self.annotations.items() if k != OWNER_ANNOTATION}
+        return (
+            self.media_type,
+            tuple(
+                (e.digest, e.size, e.media_type, _freeze(e.platform), _freeze(e.annotations))
+                for e in self.entries
+            ),
+            _freeze(annotations),
+        )
+
+    def to_json(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "kind": "list",
+            "mediaType": self.media_type,
+            "digest": self.digest,
+            "manifests": [e.to_json() for e in self.entries],
+        }
+        if self.annotations:
+            out["annotations"] = dict(self.annotations)
+        return out
+
+
+@dataclass(frozen=True)
+class ImageView:
+    """A tag that holds a single-platform image (or anything that is not a list)."""
+
+    media_type: str
+    digest: str
+
+    def to_json(self) -> dict[str, object]:
+        return {"kind": "image", "mediaType": self.media_type, "digest": self.digest}
+
+
+Live = ListView | ImageView
+
+
+def _freeze(value: object) -> object:
+    if isinstance(value, Mapping):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+@dataclass(frozen=True)
+class BlobCopy:
+    digest: str
+    size: int
+    how: Literal["mount", "copy"]
+
+
+@dataclass(frozen=True)
+class ChildCopy:
+    """A child manifest missing from the target repository and where to get it."""
+
+    digest: str
+    media_type: str
+    size: int
+    source: str  # "registry/repository" holding the child
+    blobs: tuple[BlobCopy, ...] = ()
+
+    @property
+    def bytes_to_copy(self) -> int:
+        return sum(b.size for b in self.blobs if b.how == "copy")
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "digest": self.digest,
+            "mediaType": self.media_type,
+            "size": self.size,
+            "source": self.source,
+            "blobs": [{"digest": b.digest, "size": b.size, "how": b.how} for b in self.blobs],
+        }
+
+
+@dataclass(frozen=True)
+class Desired:
+    """The list a set of tags must carry, rendered to its exact bytes."""
+
+    repository: str  # normalised "registry/path"
+    media_type: str
+    body: bytes = field(repr=False)
+    digest: str = ""
+    entries: tuple[Entry, ...] = ()
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    sources: Mapping[str, str] = field(default_factory=dict)  # declared image -> resolved digest
+    children: tuple[ChildCopy, ...] = ()  # children to bring into the repository first
+    warnings: tuple[str, ...] = ()
+    prevent_destroy: bool = False
+
+    def view(self) -> ListView:
+        return ListView(self.media_type, self.digest, self.entries, self.annotations)
+
+
+@dataclass(frozen=True)
+class Change:
+    repository: str
+    tag: str
+    action: Action
+    before: Live | None
+    after: ListView | None
+    live_digest: str | None  # the digest the tag had when planned (None: absent)
+    desired: Desired | None = None
+    diff: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    prevent_destroy: bool = False
+
+    @property
+    def address(self) -> str:
+        return f"{self.repository}:{self.tag}"
+
+    @property
+    def children(self) -> tuple[ChildCopy, ...]:
+        return self.desired.children if self.desired else ()
+
+
+@dataclass(frozen=True)
+class PlanError:
+    """A list that could not be planned (bad source, refused platform, registry failure)."""
+
+    message: str
+    repository: str | None = None
+    tags: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, object]:
+        return {"repository": self.repository, "tags": list(self.tags), "message": self.message}
+
+
+@dataclass(frozen=True)
+class Plan:
+    changes: tuple[Change, ...]
+    errors: tuple[PlanError, ...] = ()
+    notices: tuple[str, ...] = ()
+    rate_limits: Mapping[str, str] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, int]:
+        counts = {"create": 0, "update": 0, "repair": 0, "delete": 0, "no_op": 0}
+        for c in self.changes:
+            counts[c.action.replace("-", "_")] += 1
+        return counts
+
+    def blocked(self) -> tuple[Change, ...]:
+        """Deletions that ``prevent_destroy`` forbids: such a plan must not be applied at all."""
+        return tuple(c for c in self.changes if c.action == "delete" and c.prevent_destroy)
+
+    @property
+    def has_changes(self) -> bool:
+        return any(c.action != "no-op" for c in self.changes)
+
+
+def compare(desired: Desired, tag: str, live: Live | None, children_missing: bool) -> Change:
+    """Decide the action for one tag. Pure: all registry facts are already in the arguments."""
+    after = desired.view()
+    common = {
+        "repository": desired.repository,
+        "tag": tag,
+        "after": after,
+        "desired": desired,
+        "warnings": desired.warnings,
+        "prevent_destroy": desired.prevent_destroy,
+    }
+    if live is None:
+        return Change(action="create", before=None, live_digest=None, **common)  # type: ignore[arg-type]
+    if isinstance(live, ImageView):
+        return Change(
+            action="update",
+            before=live,
+            live_digest=live.digest,
+            diff=(f"replace single image ({live.media_type}) with a list",),
+            **common,  # type: ignore[arg-type]
+        )
+    in_sync = live.digest == desired.digest or live.meaning() == after.meaning()
+    if in_sync:
+        action: Action = "repair" if children_missing else "no-op"
+        diff = (
+            tuple(f"child {c.digest} missing from the repository" for c in desired.children)
+            if children_missing
+            else ()
+        )
+        # An in-sync list is never rewritten: nothing to PUT beyond missing children.
+        return Change(action=action, before=live, live_digest=live.digest, diff=diff, **common)  # type: ignore[arg-type]
+    return Change(
+        action="update",
+        before=live,
+        live_digest=live.digest,
+        diff=describe_diff(live, after),
+        **common,  # type: ignore[arg-type]
+    )
+
+
+def describe_diff(before: ListView, after: ListView) -> tuple[str, ...]:
+    """Human lines describing how two lists differ, entry by entry keyed by platform."""
+    lines: list[str] = []
+    if before.media_type != after.media_type:
+        lines.append(
+            f"media type: {_short_type(before.media_type)} -> {_short_type(after.media_type)}"
+        )
+    old = {e.label(): e.to_json() for e in before.entries}
+    new = {e.label(): e.to_json() for e in after.entries}
+    dd = DeepDiff(old, new, verbose_level=2)
+    for key in sorted(dd.get("dictionary_item_added", {})):
+        lines.append(f"+ {_label_of(key)}: {new[_label_of(key)]['digest']}")
+    for key in sorted(dd.get("dictionary_item_removed", {})):
+        lines.append(f"- {_label_of(key)}: {old[_label_of(key)]['digest']}")
+    for path, change in sorted(dd.get("values_changed", {}).items()):
+        lines.append(f"~ {_path_text(path)}: {change['old_value']} -> {change['new_value']}")
+    for path, change in sorted(dd.get("type_changes", {}).items()):
+        lines.append(
+            f"~ {_path_text(path)}: {change.get('old_value')} -> {change.get('new_value')}"
+        )
+    for path, value in sorted(dd.get("iterable_item_added", {}).items()):
+        lines.append(f"+ {_path_text(path)}: {value}")
+    for path, value in sorted(dd.get("iterable_item_removed", {}).items()):
+        lines.append(f"- {_path_text(path)}: {value}")
+    if [e.label() for e in before.entries if e.label() in new] != [
+        e.label() for e in after.entries if e.label() in old
+    ]:
+        lines.append("~ entry order: " + ", ".join(e.label() for e in after.entries))
+    strip = {k: v for k, v in before.annotations.items() if k != OWNER_ANNOTATION}
+    want = {k: v for k, v in after.annotations.items() if k != OWNER_ANNOTATION}
+    for key in sorted(set(strip) | set(want)):
+        if strip.get(key) != want.get(key):
+            if key not in strip:
+                lines.append(f"+ annotation {key} = {want[key]!r}")
+            elif key not in want:
+                lines.append(f"- annotation {key} = {strip[key]!r}")
+            else:
+                lines.append(f"~ annotation {key}: {strip[key]!r} -> {want[key]!r}")
+    if not lines:
+        lines.append("same entries, different bytes")
+    return tuple(lines)
+
+
+def _label_of(path: str) -> str:
+    """The entry label of a top-level deepdiff path such as ``root['linux/amd64']``."""
+    parts = _path_parts(path)
+    return parts[0] if parts else path
+
+
+def _path_parts(path: str) -> list[str]:
+    return [a or b for a, b in re.findall(r"\['((?:[^'\\]|\\.)*)'\]|\[(\d+)\]", path)]
+
+
+def _path_text(path: str) -> str:
+    """``root['linux/amd64']['platform']['os.version']`` -> ``linux/amd64: platform.os.version``."""
+    parts = _path_parts(path)
+    if len(parts) >= 2:
+        return f"{parts[0]}: " + ".".join(parts[1:])
+    return ".".join(parts)
+
+
+def _short_type(media_type: str) -> str:
+    return {
+        mt.OCI_INDEX: "OCI index",
+        mt.DOCKER_LIST: "Docker manifest list",
+        mt.OCI_MANIFEST: "OCI image",
+        mt.DOCKER_MANIFEST: "Docker image",
+    }.get(media_type, media_type)
+
+
+short_type = _short_type
