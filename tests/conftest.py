@@ -4,20 +4,12 @@ from __future__ import annotations
 
 import itertools
 import re
-import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-# `pytest` (unlike `python -m pytest`) does not put the project root on sys.path, and without
-# it neither `tests.support` nor an uninstalled `mplat` is importable.
-_ROOT = str(Path(__file__).resolve().parent.parent)
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
-from tests.support.registry import (  # noqa: E402
+from tests.support.registry import (
     MISSING_BINARY_MESSAGE,
     REGISTRY_BINARY,
     RegistryServer,

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The helloworld demo, end to end, on a throwaway local registry:
+# install mplat, start Debian's docker-registry on 127.0.0.1, seed three single-platform images,
+# then `mplat plan`, `mplat apply`, `mplat plan` on examples/manifests.yaml.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v docker-registry >/dev/null 2>&1; then
+  echo "== installing Debian's docker-registry"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq docker-registry >/dev/null
+fi
+echo "== installing mplat"
+python3 -m pip install -q -e . 2>&1 | grep -v -i "warning" || true
+
+port="${MPLAT_DEMO_PORT:-5000}"
+if python3 -c "import socket,sys; s=socket.socket(); sys.exit(s.connect_ex(('127.0.0.1',$port))!=0)"; then
+  echo "port $port is busy; set MPLAT_DEMO_PORT to a free port" >&2
+  exit 1
+fi
+work="$(mktemp -d)"
+cleanup() { [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+cat >"$work/registry.yml" <<YAML
+version: 0.1
+log: {level: error}
+storage:
+  filesystem: {rootdirectory: $work/storage}
+  delete: {enabled: true}
+http: {addr: 127.0.0.1:$port}
+YAML
+docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
+pid=$!
+for _ in $(seq 50); do
+  curl -fs "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+echo "== throwaway registry on 127.0.0.1:$port; seeding acme/helloworld"
+python3 -m tests.support.seed --registry "127.0.0.1:$port" helloworld
+sed "s/localhost:5000/localhost:$port/g" examples/manifests.yaml >"$work/manifests.yaml"
+run() { echo; echo "\$ $*"; "$@"; }
+run mplat plan -f "$work/manifests.yaml"
+run mplat apply -f "$work/manifests.yaml" --auto-approve
+run mplat plan -f "$work/manifests.yaml" --detailed-exitcode
