@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mplat import __version__
@@ -47,6 +48,27 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="requests in flight per registry (default 8; registries.<host>.parallelism wins)",
     )
+    net.add_argument(
+        "--timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="per-request timeout (default %(default)s)",
+    )
+    net.add_argument(
+        "--retries",
+        type=int,
+        default=5,
+        metavar="N",
+        help="attempts per idempotent request on errors, 429 and 5xx (default %(default)s)",
+    )
+    net.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        help="cache of manifests and configs by digest (default: $MPLAT_CACHE_DIR, "
+        "else $XDG_CACHE_HOME/mplat, else ~/.cache/mplat)",
+    )
+    net.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
     net.add_argument(
         "--target",
         action="append",
@@ -156,7 +178,7 @@ def _pool(config: Config | None, args: argparse.Namespace) -> RegistryPool:
     from mplat.registry.client import RegistryPool
     from mplat.registry.credentials import Credential, CredentialError, lookup_credential
     from mplat.registry.errors import RegistryError
-    from mplat.registry.transport import Notices
+    from mplat.registry.transport import Notices, RetryPolicy
 
     def settings(registry: str) -> tuple[bool, str | None, int | None]:
         s = config.settings_for(registry) if config else None
@@ -176,12 +198,20 @@ def _pool(config: Config | None, args: argparse.Namespace) -> RegistryPool:
         except CredentialError as exc:
             raise RegistryError(registry, None, str(exc)) from None
 
+    from mplat.cache import DiskCache, default_cache_dir
+
+    cache = None
+    if not args.no_cache:
+        cache = DiskCache(Path(args.cache_dir) if args.cache_dir else default_cache_dir())
     notices = Notices(emit=lambda m: print(f"note: {m}", file=sys.stderr))
     return RegistryPool(
         settings_for=settings,
         credential_for=credential,
         notices=notices,
+        cache=cache,
         parallelism=args.parallelism or 8,
+        retry=RetryPolicy(attempts=max(1, args.retries)),
+        timeout=args.timeout,
     )
 
 

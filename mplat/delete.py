@@ -87,7 +87,7 @@ async def delete_tag(client: RegistryClient, path: str, c: Change) -> str:
     if is_list and not await _shared(client, path, c.tag, info.digest):
         await client.delete_manifest(path, info.digest)
         return "by digest"
-    await _untag(client, path, c.tag)
+    await _untag(client, path, c.tag, info.digest)
     return "untagged"
 
 
@@ -104,8 +104,13 @@ async def _shared(client: RegistryClient, path: str, tag: str, digest: str) -> b
     return any(await asyncio.gather(*(same(t) for t in others)))
 
 
-async def _untag(client: RegistryClient, path: str, tag: str) -> None:
-    """Point the tag at a unique throw-away manifest, then delete that manifest by digest."""
+async def _untag(client: RegistryClient, path: str, tag: str, digest: str) -> None:
+    """Point the tag at a unique throw-away manifest, then delete that manifest by digest.
+
+    If the registry then refuses the deletion, the tag is put back on its original bytes
+    (same bytes, same digest), so a refusal never leaves the tag on mplat's placeholder.
+    """
+    original = await client.get_manifest(path, digest)
     if await client.blob_size(path, EMPTY_DIGEST) is None:
 
         async def body() -> AsyncIterator[bytes]:
@@ -120,5 +125,9 @@ async def _untag(client: RegistryClient, path: str, tag: str) -> None:
         "annotations": {"dev.mplat.untag": secrets.token_hex(16)},
     }
     data = json.dumps(doc, indent=2).encode()
-    digest = await client.put_manifest(path, tag, data, mt.OCI_MANIFEST)
-    await client.delete_manifest(path, digest)
+    placeholder = await client.put_manifest(path, tag, data, mt.OCI_MANIFEST)
+    try:
+        await client.delete_manifest(path, placeholder)
+    except RegistryError:
+        await client.put_manifest(path, tag, original.data, original.media_type)
+        raise

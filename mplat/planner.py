@@ -9,6 +9,7 @@ the digests differ. All reads for all lists run concurrently, bounded per regist
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Literal
@@ -38,6 +39,9 @@ from mplat.sources import Child, SourceError, SourceResolver
 
 Target = tuple[str, str]  # (normalised repository name, tag)
 
+# Tags other tools own: OCI referrers fallback tags and cosign signatures/attestations/SBOMs.
+_REFERRER_TAG = re.compile(r"^sha256-[0-9a-f]{64}(\.[a-z]+)?$")
+
 
 @dataclass(frozen=True)
 class PlanOptions:
@@ -49,7 +53,14 @@ async def build_plan(
 ) -> Plan:
     options = options or PlanOptions()
     resolver = SourceResolver(pool)
-    results = await asyncio.gather(*(_plan_list(spec, pool, resolver, options) for spec in lists))
+    declared: dict[str, set[str]] = {}
+    for spec in lists:
+        declared.setdefault(spec.repository.name, set()).update(spec.tags)
+    prunes = {spec.repository.name: spec for spec in lists if spec.prune}
+    results = await asyncio.gather(
+        *(_plan_list(spec, pool, resolver, options) for spec in lists),
+        *(_plan_prune(spec, declared[name], pool, options) for name, spec in prunes.items()),
+    )
     changes: list[Change] = []
     errors: list[PlanError] = []
     for ch, err in results:
@@ -93,6 +104,45 @@ async def _plan_list(
     changes = [
         compare(desired, tag, live, children_missing=bool(desired.children))
         for tag, live in zip(tags, lives, strict=True)
+    ]
+    return changes, []
+
+
+async def _plan_prune(
+    spec: ListSpec, declared: set[str], pool: RegistryPool, options: PlanOptions
+) -> tuple[list[Change], list[PlanError]]:
+    """Tags of the repository that mplat wrote and that no entry declares any more.
+
+    Ownership is proven by mplat's annotation in the live index; anything else (lists
+    pushed by others, single images, sources, signatures) is never a prune candidate.
+    """
+    target = spec.repository
+    client = pool.client(target.registry)
+    try:
+        tags = [t for t in await client.list_tags(target.repository) if t not in declared]
+        if options.targets is not None:
+            tags = [t for t in tags if (target.name, t) in options.targets]
+        tags = [t for t in tags if not _REFERRER_TAG.match(t)]
+        infos = await asyncio.gather(*(client.head_manifest(target.repository, t) for t in tags))
+        candidates = [
+            (t, i) for t, i in zip(tags, infos, strict=True) if i and i.media_type == mt.OCI_INDEX
+        ]
+        lives = await asyncio.gather(*(_live_view(client, target, i, None) for _, i in candidates))
+    except RegistryError as exc:
+        return [], [PlanError(f"{spec.location}: prune: {exc}", target.name)]
+    changes = [
+        Change(
+            repository=target.name,
+            tag=t,
+            action="delete",
+            before=live,
+            after=None,
+            live_digest=info.digest,
+            diff=("no longer declared; written by mplat (prune: true)",),
+            prevent_destroy=spec.prevent_destroy,
+        )
+        for (t, info), live in zip(candidates, lives, strict=True)
+        if isinstance(live, ListView) and live.annotations.get(OWNER_ANNOTATION) == OWNER_VALUE
     ]
     return changes, []
 

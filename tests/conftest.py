@@ -77,3 +77,19 @@ def make_registry(
     finally:
         for server in servers:
             server.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Keep mplat's on-disk cache inside the test session, never in the user's home."""
+    import os
+
+    old = os.environ.get("MPLAT_CACHE_DIR")
+    os.environ["MPLAT_CACHE_DIR"] = str(tmp_path_factory.mktemp("mplat-cache"))
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("MPLAT_CACHE_DIR", None)
+        else:
+            os.environ["MPLAT_CACHE_DIR"] = old

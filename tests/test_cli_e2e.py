@@ -122,7 +122,9 @@ def test_single_image_replaced_by_list(registry: RegistryServer, repo: str, tmp_
 
 def test_oci_format_with_annotations(registry: RegistryServer, repo: str, tmp_path: Path) -> None:
     seed_image(registry.url, repo, "amd64", os="linux", architecture="amd64", oci=True)
-    seed_image(registry.url, repo, "arm64", os="linux", architecture="arm64", variant="v8", oci=True)
+    seed_image(
+        registry.url, repo, "arm64", os="linux", architecture="arm64", variant="v8", oci=True
+    )
     cfg = write_config(
         tmp_path,
         f"""\
@@ -142,7 +144,11 @@ lists:
     assert media_type == mt.OCI_INDEX
     assert doc["mediaType"] == mt.OCI_INDEX
     assert doc["annotations"]["org.opencontainers.image.source"] == "https://example.com/src"
-    assert doc["manifests"][1]["platform"] == {"architecture": "arm64", "os": "linux", "variant": "v8"}
+    assert doc["manifests"][1]["platform"] == {
+        "architecture": "arm64",
+        "os": "linux",
+        "variant": "v8",
+    }
     assert all(m["mediaType"] == mt.OCI_MANIFEST for m in doc["manifests"])
     # Changing an annotation is an update that says what changed.
     cfg.write_text(cfg.read_text().replace("example.com/src", "example.com/other"))

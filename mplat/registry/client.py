@@ -422,6 +422,9 @@ class RegistryPool:
         for c in self._clients.values():
             await c.aclose()
         self._clients.clear()
+        trim = getattr(self.cache, "trim", None)
+        if trim is not None:
+            trim()
 
 
 __all__ = [
