@@ -136,10 +136,10 @@ def seed_buildx_like_index(registry: RegistryServer, repo: str) -> dict[str, Any
         ),
         "linux/arm64/v8": seed_image(
             registry.url, repo, None, os="linux", architecture="arm64", variant="v8", oci=True
-        ),  # fmt: skip
+        ),
         "linux/arm/v7": seed_image(
             registry.url, repo, None, os="linux", architecture="arm", variant="v7", oci=True
-        ),  # fmt: skip
+        ),
     }
     attestations: list[dict[str, Any]] = []
     for n, image in enumerate(images.values()):
