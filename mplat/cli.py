@@ -108,10 +108,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    handler = _StderrHandler()
+    logger = logging.getLogger("mplat")
     if args.debug:
-        logging.basicConfig(level=logging.DEBUG, format="debug: %(message)s", stream=sys.stderr)
-        for noisy in ("httpx", "httpcore", "hpack", "asyncio"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
     try:
         if args.command == "validate":
             return _validate(args)
@@ -127,6 +128,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"Error: {message}", file=sys.stderr)
         return EXIT_ERROR
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(logging.NOTSET)
+
+
+class _StderrHandler(logging.Handler):
+    """Debug lines to whatever sys.stderr is at the time (tests swap it between runs)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(f"debug: {record.getMessage()}", file=sys.stderr)
 
 
 def _expected_failure(exc: Exception) -> str | None:

@@ -100,7 +100,8 @@ async def _plan_list(
         for h in heads:
             h.cancel()
         await asyncio.gather(*heads, return_exceptions=True)
-        return [], [PlanError(f"{spec.location}: {exc}", target.name, tuple(tags))]
+        where = exc.location if isinstance(exc, SourceError) and exc.location else spec.location
+        return [], [PlanError(f"{where}: {exc}", target.name, tuple(tags))]
     changes = [
         compare(desired, tag, live, children_missing=bool(desired.children))
         for tag, live in zip(tags, lives, strict=True)
@@ -191,9 +192,9 @@ async def render_desired(spec: ListSpec, pool: RegistryPool, resolver: SourceRes
         try:
             resolved = await resolver.resolve(entry)
         except SourceError as exc:
-            raise SourceError(f"{entry.location}: {exc}") from None
+            raise SourceError(str(exc), exc.location or entry.location) from None
         except RegistryError as exc:
-            raise SourceError(f"{entry.location}: source {entry.image}: {exc}") from None
+            raise SourceError(f"source {entry.image}: {exc}", entry.location) from None
         return list(resolved.children), resolved.warnings, resolved.resolved_digest
 
     results = await asyncio.gather(*(one(i) for i in range(len(spec.manifests))))

@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 
 from mplat import mediatypes as mt
-from mplat.config.model import EntrySpec
+from mplat.config.model import EntrySpec, Location
 from mplat.manifest import Descriptor, ImageManifest, Index
 from mplat.platform import Platform, PlatformError
 from mplat.reference import Reference
@@ -25,7 +25,14 @@ ATTESTATION_TYPE = "attestation-manifest"
 
 
 class SourceError(Exception):
-    """A declared source that cannot be used; the message names the image and why."""
+    """A declared source that cannot be used; the message names the image and why.
+
+    ``location`` points at the entry in the config file when the problem is one entry's.
+    """
+
+    def __init__(self, message: str, location: Location | None = None) -> None:
+        super().__init__(message)
+        self.location = location
 
 
 @dataclass(frozen=True)

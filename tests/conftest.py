@@ -85,9 +85,17 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     import os
 
     old = os.environ.get("MPLAT_CACHE_DIR")
-    os.environ["MPLAT_CACHE_DIR"] = str(tmp_path_factory.mktemp("mplat-cache"))
+    cache = tmp_path_factory.mktemp("mplat-cache")
+    os.environ["MPLAT_CACHE_DIR"] = str(cache)
     try:
         yield
+        # Secrets scan over the whole session: every output the CLI produced, every plan
+        # file it saved, and the cache. A leak fails the session at teardown.
+        from tests.support import secrets
+
+        leaks = [n for text in secrets.OUTPUTS for n in secrets.leaks_in(text)]
+        leaks += [f"{f}: {n}" for f, n in secrets.scan_files([cache, *secrets.WRITTEN_FILES])]
+        assert not leaks, f"test secrets leaked: {leaks}"
     finally:
         if old is None:
             os.environ.pop("MPLAT_CACHE_DIR", None)

@@ -25,7 +25,7 @@ from mplat.manifest import (
 )
 from mplat.reference import is_loopback_host
 from mplat.registry.credentials import Credential
-from mplat.registry.errors import ContentError, RegistryError, parse_error_body
+from mplat.registry.errors import ContentError, ErrorDetail, RegistryError, parse_error_body
 from mplat.registry.transport import Notices, RetryPolicy, Transport
 
 
@@ -61,8 +61,20 @@ class FetchedManifest:
         return len(self.data)
 
 
+_STATUS_CODES = {
+    401: "UNAUTHORIZED",
+    403: "DENIED",
+    404: "NOT_FOUND",
+    405: "UNSUPPORTED",
+    429: "TOOMANYREQUESTS",
+}
+
+
 def _error(resp: httpx.Response, registry: str, repository: str | None, what: str) -> RegistryError:
     errors = parse_error_body(resp.content) if not resp.is_stream_consumed or resp.content else ()
+    if not errors and resp.status_code in _STATUS_CODES:
+        # HEAD answers carry no body; name the condition the status stands for.
+        errors = (ErrorDetail(_STATUS_CODES[resp.status_code], "(from the HTTP status)"),)
     cls = NotFoundError if resp.status_code == 404 else RegistryError
     return cls(
         registry,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mplat.cli import main
+from tests.support import secrets
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,9 @@ def run_cli(*args: str) -> Run:
             code = main(list(args))
         except SystemExit as exc:  # argparse exits for --help/--version/usage errors
             code = int(exc.code or 0)
+    secrets.OUTPUTS.extend((out.getvalue(), err.getvalue()))
+    if "--out" in args:
+        secrets.WRITTEN_FILES.append(Path(args[args.index("--out") + 1]))
     return Run(code, out.getvalue(), err.getvalue())
 
 
