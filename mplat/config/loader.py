@@ -25,7 +25,7 @@ from typing import Any, cast
 from jsonschema import Draft202012Validator, ValidationError, validators
 from jsonschema.protocols import Validator
 from ruamel.yaml import YAML
-from ruamel.yaml.composer import Composer, MaxDepthExceededError
+from ruamel.yaml.composer import Composer
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
@@ -199,22 +199,38 @@ def _decode(data: bytes, filename: str) -> str:
 # YAML -> nodes
 
 
+class _TooManyWritten(MarkedYAMLError):
+    pass
+
+
+class _TooDeep(MarkedYAMLError):
+    pass
+
+
 class _BoundedComposer(Composer):
-    """ruamel's composer, counting nodes so a huge flat file cannot build millions of them."""
+    """ruamel's composer, bounding nodes and nesting before they cost memory or stack.
+
+    (ruamel >= 0.19 has ``YAML.max_depth``; counting here also works with 0.18.)
+    """
 
     def __init__(self, loader: Any = None) -> None:
         super().__init__(loader)
         # Re-used anchor names are legal YAML; ruamel would print a warning to stderr.
         self.warn_double_anchors = False
         self.mplat_nodes = 0
+        self.mplat_depth = 0
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         self.mplat_nodes += 1
         if self.mplat_nodes > MAX_NODES:
-            raise MarkedYAMLError(
-                problem=_TOO_MANY_NODES, problem_mark=self.parser.peek_event().start_mark
-            )
-        return super().compose_node(parent, index)
+            raise _TooManyWritten(problem_mark=self.parser.peek_event().start_mark)
+        self.mplat_depth += 1
+        try:
+            if self.mplat_depth > MAX_DEPTH:
+                raise _TooDeep(problem_mark=self.parser.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self.mplat_depth -= 1
 
 
 def _mark(node: Node) -> tuple[int, int]:
@@ -223,13 +239,16 @@ def _mark(node: Node) -> tuple[int, int]:
 
 def _compose(text: str, filename: str) -> Node | None:
     yaml = YAML(typ="rt")
-    yaml.max_depth = MAX_DEPTH
     yaml.Composer = _BoundedComposer
     try:
         return cast("Node | None", yaml.compose(text))
-    except MaxDepthExceededError as exc:
+    except _TooDeep as exc:
         line, column = _mark_of(exc)
         raise _fail(filename, line, column, _TOO_DEEP) from None
+    except _TooManyWritten as exc:
+        line, column = _mark_of(exc)
+        message = f"too many nodes (more than {MAX_NODES} values written)"
+        raise _fail(filename, line, column, message) from None
     except MarkedYAMLError as exc:
         line, column = _mark_of(exc)
         raise _fail(filename, line, column, _yaml_message(exc)) from None
@@ -262,8 +281,6 @@ def _squash(text: str) -> str:
 def _yaml_message(exc: MarkedYAMLError) -> str:
     problem = _squash(str(exc.problem or ""))
     context = _squash(str(exc.context or ""))
-    if problem == _TOO_MANY_NODES:
-        return problem
     if "single document" in context:
         return "invalid YAML: only one document is allowed (a second one starts here)"
     message = "invalid YAML: " + (problem or context or "syntax error")
@@ -338,7 +355,9 @@ class _Converter:
         self._tick(node, depth)
         tag = node.tag
         if isinstance(node, ScalarNode):
-            self.origins[path] = _Origin(self._loc(node), key, node.value)
+            # An empty value ("format:") starts wherever the next token is; its key is clearer.
+            where = key if key is not None and node.value == "" and tag == _NULL else None
+            self.origins[path] = _Origin(where or self._loc(node), key, node.value)
             return self._scalar(node)
         self.origins[path] = _Origin(self._loc(node), key)
         if isinstance(node, SequenceNode):
@@ -385,6 +404,7 @@ class _Converter:
         out: list[tuple[str, Node, Node]] = []
         merges: list[Node] = []
         for key_node, value_node in node.value:
+            self._tick(key_node, depth)  # keys count too: merges can multiply them unseen
             if isinstance(key_node, ScalarNode) and key_node.tag == _MERGE:
                 merges.append(value_node)
                 continue
@@ -405,9 +425,9 @@ class _Converter:
             seen[name] = key_node
             out.append((name, key_node, value_node))
         for merge in merges:
-            self._tick(merge, depth + 1)
             sources = merge.value if isinstance(merge, SequenceNode) else [merge]
             for source in sources:
+                self._tick(source, depth + 1)
                 if not isinstance(source, MappingNode):
                     self._problem(source, "a << merge key needs a mapping or a list of mappings")
                     continue
@@ -499,9 +519,9 @@ def _describe(value: object, origin: _Origin | None, *, kind: bool = False) -> s
     if isinstance(value, str):
         return _quote(value)
     if isinstance(value, dict):
-        return "a mapping"
+        return "a mapping" if value else "an empty mapping"
     if isinstance(value, list):
-        return "a list"
+        return "a list" if value else "an empty list"
     text = origin.text if origin is not None and origin.text else json.dumps(value)
     if value is None:
         return "an empty value" if origin is not None and not origin.text else text
