@@ -32,7 +32,7 @@ def sha256_digest(data: bytes) -> str:
 
 
 def is_digest(value: str) -> bool:
-    return bool(_DIGEST_RE.match(value))
+    return bool(_DIGEST_RE.fullmatch(value))
 
 
 @dataclass(frozen=True)
@@ -118,9 +118,9 @@ def parse_descriptor(obj: object, where: str) -> Descriptor:
     size = obj.get("size")
     if not isinstance(media_type, str) or not media_type:
         raise ManifestError(f"{where}: descriptor has no mediaType")
-    if not isinstance(digest, str) or not _GENERIC_DIGEST_RE.match(digest):
+    if not isinstance(digest, str) or not _GENERIC_DIGEST_RE.fullmatch(digest):
         raise ManifestError(f"{where}: descriptor digest {digest!r} is not a valid digest")
-    if digest.startswith("sha256:") and not _DIGEST_RE.match(digest):
+    if digest.startswith("sha256:") and not _DIGEST_RE.fullmatch(digest):
         raise ManifestError(f"{where}: descriptor digest {digest!r} is not a valid sha256 digest")
     if isinstance(size, bool) or not isinstance(size, int) or size < 0:
         raise ManifestError(f"{where}: descriptor size {size!r} is not a non-negative integer")
@@ -154,8 +154,8 @@ def parse_manifest(data: bytes, content_type: str | None = None) -> Manifest:
         raise ManifestError(f"manifest is larger than {MAX_MANIFEST_BYTES} bytes")
     try:
         obj = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ManifestError(f"manifest is not valid JSON ({exc})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise ManifestError(f"manifest is not valid JSON ({exc.__class__.__name__})") from None
     if not isinstance(obj, dict):
         raise ManifestError("manifest is not a JSON object")
     header_type = mt.base_type(content_type)
@@ -214,4 +214,5 @@ def render_index(
     }
     if annotations:
         doc["annotations"] = dict(sorted(annotations.items()))
+    # UTF-8 rather than \u escapes: the bytes are mplat's own and only need to be stable.
     return (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode()

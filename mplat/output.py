@@ -46,11 +46,14 @@ class Style:
 
 
 def human_bytes(n: int) -> str:
+    """Decimal units, one decimal; never "1000.0 KB" (rounding moves up a unit)."""
+    if n < 1000:
+        return f"{n} B"
     size = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1000 or unit == "GB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+    for unit in ("KB", "MB", "GB"):
         size /= 1000
+        if round(size, 1) < 1000 or unit == "GB":
+            return f"{size:.1f} {unit}"
     return f"{n} B"
 
 

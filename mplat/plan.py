@@ -8,7 +8,6 @@ into the target repository first. So it can be printed, saved, reviewed, and app
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -298,21 +297,12 @@ def describe_diff(before: ListView, after: ListView) -> tuple[str, ...]:
         )
     old = {e.label(): e.to_json() for e in before.entries}
     new = {e.label(): e.to_json() for e in after.entries}
-    dd = DeepDiff(old, new, verbose_level=2)
-    for key in sorted(dd.get("dictionary_item_added", {})):
-        lines.append(f"+ {_label_of(key)}: {new[_label_of(key)]['digest']}")
-    for key in sorted(dd.get("dictionary_item_removed", {})):
-        lines.append(f"- {_label_of(key)}: {old[_label_of(key)]['digest']}")
-    for path, change in sorted(dd.get("values_changed", {}).items()):
-        lines.append(f"~ {_path_text(path)}: {change['old_value']} -> {change['new_value']}")
-    for path, change in sorted(dd.get("type_changes", {}).items()):
-        lines.append(
-            f"~ {_path_text(path)}: {change.get('old_value')} -> {change.get('new_value')}"
-        )
-    for path, value in sorted(dd.get("iterable_item_added", {}).items()):
-        lines.append(f"+ {_path_text(path)}: {value}")
-    for path, value in sorted(dd.get("iterable_item_removed", {}).items()):
-        lines.append(f"- {_path_text(path)}: {value}")
+    for label in [e.label() for e in after.entries if e.label() not in old]:
+        lines.append(f"+ {label}: {new[label]['digest']}")
+    for label in [e.label() for e in before.entries if e.label() not in new]:
+        lines.append(f"- {label}: {old[label]['digest']}")
+    for label in [e.label() for e in after.entries if e.label() in old]:
+        lines.extend(_entry_changes(label, old[label], new[label]))
     if [e.label() for e in before.entries if e.label() in new] != [
         e.label() for e in after.entries if e.label() in old
     ]:
@@ -332,22 +322,24 @@ def describe_diff(before: ListView, after: ListView) -> tuple[str, ...]:
     return tuple(lines)
 
 
-def _label_of(path: str) -> str:
-    """The entry label of a top-level deepdiff path such as ``root['linux/amd64']``."""
-    parts = _path_parts(path)
-    return parts[0] if parts else path
+def _entry_changes(label: str, old: dict[str, object], new: dict[str, object]) -> list[str]:
+    """Field-level changes of one entry present before and after (same platform label).
 
-
-def _path_parts(path: str) -> list[str]:
-    return [a or b for a, b in re.findall(r"\['((?:[^'\\]|\\.)*)'\]|\[(\d+)\]", path)]
-
-
-def _path_text(path: str) -> str:
-    """``root['linux/amd64']['platform']['os.version']`` -> ``linux/amd64: platform.os.version``."""
-    parts = _path_parts(path)
-    if len(parts) >= 2:
-        return f"{parts[0]}: " + ".".join(parts[1:])
-    return ".".join(parts)
+    One DeepDiff per entry, in tree view with paths as lists: no threshold makes it report a
+    whole entry as one opaque value, and labels from registry data need no quoting rules.
+    """
+    dd = DeepDiff(old, new, view="tree", threshold_to_diff_deeper=0)
+    lines = []
+    for kind, items in sorted(dd.items()):
+        for level in sorted(items, key=lambda lv: str(lv.path(output_format="list"))):
+            where = ".".join(str(p) for p in level.path(output_format="list"))
+            if kind.endswith("_added"):
+                lines.append(f"+ {label}: {where} = {level.t2}")
+            elif kind.endswith("_removed"):
+                lines.append(f"- {label}: {where} = {level.t1}")
+            else:
+                lines.append(f"~ {label}: {where}: {level.t1} -> {level.t2}")
+    return lines
 
 
 def _short_type(media_type: str) -> str:

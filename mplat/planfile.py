@@ -71,7 +71,7 @@ def load_plan(path: str | os.PathLike[str]) -> Plan:
         raise PlanFileError(f"{p}: cannot read plan file ({exc.strerror})") from None
     try:
         doc = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise PlanFileError(f"{p}: not a plan file (not JSON)") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise PlanFileError(f"{p}: not an mplat plan file")
@@ -85,7 +85,7 @@ def load_plan(path: str | os.PathLike[str]) -> Plan:
             PlanError(e["message"], e.get("repository"), tuple(e.get("tags", ())))
             for e in doc.get("errors", [])
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise PlanFileError(f"{p}: malformed plan file ({exc.__class__.__name__}: {exc})") from None
     return Plan(changes=changes, errors=errors)
 
@@ -173,6 +173,7 @@ def _load_change(c: Any) -> Change:
                 )
                 for cp in d.get("children", [])
             ),
+            warnings=tuple(c.get("warnings", ())),
             prevent_destroy=bool(c.get("prevent_destroy", False)),
         )
     after = _load_live(c["after"])

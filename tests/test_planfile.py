@@ -1,0 +1,346 @@
+"""Tests for mplat.planfile: exact round trips, tamper detection, one-line errors, atomic writes."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mplat import __version__
+from mplat import mediatypes as mt
+from mplat.manifest import Descriptor, render_index, sha256_digest
+from mplat.plan import (
+    OWNER_ANNOTATION,
+    OWNER_VALUE,
+    BlobCopy,
+    Change,
+    ChildCopy,
+    Desired,
+    Entry,
+    ImageView,
+    ListView,
+    Plan,
+    PlanError,
+    compare,
+)
+from mplat.planfile import FORMAT, VERSION, PlanFileError, dump_plan, load_plan, save_plan
+from mplat.platform import Platform
+
+DA = "sha256:" + "a" * 64
+DB = "sha256:" + "b" * 64
+DC = "sha256:" + "c" * 64
+DO = "sha256:" + "0" * 64
+REPO = "localhost:5000/acme/app"
+SRC = "localhost:5000/acme/src"
+
+
+def _desired(
+    *,
+    media_type: str = mt.OCI_INDEX,
+    annotations: dict[str, str] | None = None,
+    children: tuple[ChildCopy, ...] = (),
+    warnings: tuple[str, ...] = (),
+    prevent_destroy: bool = False,
+) -> Desired:
+    oci = media_type == mt.OCI_INDEX
+    child_type = mt.OCI_MANIFEST if oci else mt.DOCKER_MANIFEST
+    descriptors = [
+        Descriptor(child_type, DA, 423, Platform("linux", "amd64")),
+        Descriptor(
+            child_type,
+            DB,
+            1500,
+            Platform("windows", "amd64", None, "10.0.1", ("win32k",)),
+            {"k": "v"} if oci else {},
+        ),
+    ]
+    ann = {OWNER_ANNOTATION: OWNER_VALUE} if annotations is None else annotations
+    body = render_index(media_type, descriptors, ann)
+    return Desired(
+        repository=REPO,
+        media_type=media_type,
+        body=body,
+        digest=sha256_digest(body),
+        entries=tuple(Entry.of(d) for d in descriptors),
+        annotations=ann,
+        sources={f"{SRC}:amd64": DA, f"{SRC}:windows": DB},
+        children=children,
+        warnings=warnings,
+        prevent_destroy=prevent_destroy,
+    )
+
+
+def sample_plan() -> Plan:
+    """Every action and every optional field that a plan file must carry."""
+    child = ChildCopy(
+        DB, mt.OCI_MANIFEST, 1500, SRC, (BlobCopy(DC, 10, "mount"), BlobCopy(DO, 20, "copy"))
+    )
+    oci = _desired(children=(child,))
+    docker = _desired(media_type=mt.DOCKER_LIST, annotations={}, prevent_destroy=True)
+    old_list = ListView(mt.OCI_INDEX, DO, (Entry(mt.OCI_MANIFEST, DC, 5, None),), {"a": "b"})
+    changes = (
+        compare(oci, "latest", None, children_missing=True),
+        compare(oci, "1.0", old_list, children_missing=True),
+        compare(oci, "img", ImageView(mt.DOCKER_MANIFEST, DC), children_missing=False),
+        compare(oci, "same", oci.view(), children_missing=True),
+        compare(docker, "docker", docker.view(), children_missing=False),
+        Change(REPO, "gone", "delete", ImageView(mt.OCI_MANIFEST, DC), None, DC),
+        Change(REPO, "kept", "delete", old_list, None, DO, prevent_destroy=True),
+        Change(REPO, "absent", "no-op", None, None, None),
+    )
+    assert [c.action for c in changes] == [
+        "create",
+        "update",
+        "update",
+        "repair",
+        "no-op",
+        "delete",
+        "delete",
+        "no-op",
+    ]
+    errors = (PlanError("m.yaml:3:5: source not found", SRC, ("x", "y")), PlanError("plain"))
+    return Plan(changes, errors)
+
+
+def _write(path: Path, doc: Any) -> Path:
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def _saved(tmp_path: Path, plan: Plan | None = None) -> tuple[Path, dict[str, Any]]:
+    path = tmp_path / "plan.json"
+    save_plan(plan or sample_plan(), path)
+    return path, json.loads(path.read_text())
+
+
+def _load_fails(path: Path, fragment: str) -> str:
+    with pytest.raises(PlanFileError) as info:
+        load_plan(path)
+    message = str(info.value)
+    assert fragment in message
+    assert str(path) in message
+    assert "\n" not in message
+    return message
+
+
+# --- round trip --------------------------------------------------------------------------------
+
+
+def test_round_trip_equals_the_original(tmp_path: Path) -> None:
+    plan = sample_plan()
+    path = tmp_path / "plan.json"
+    save_plan(plan, path)
+    loaded = load_plan(path)
+    assert loaded == plan
+    for before, after in zip(plan.changes, loaded.changes, strict=True):
+        if before.desired is not None:
+            assert after.desired is not None
+            assert after.desired.body == before.desired.body
+
+
+def test_round_trip_keeps_warnings(tmp_path: Path) -> None:
+    want = _desired(warnings=("declared variant v7 differs",))
+    plan = Plan((compare(want, "latest", None, children_missing=False),))
+    path = tmp_path / "plan.json"
+    save_plan(plan, path)
+    loaded = load_plan(path)
+    assert loaded.changes[0].warnings == ("declared variant v7 differs",)
+    assert loaded == plan
+
+
+def test_round_trip_of_empty_plan(tmp_path: Path) -> None:
+    path = tmp_path / "p"
+    save_plan(Plan(()), path)
+    assert load_plan(path) == Plan(())
+
+
+def test_saved_file_layout(tmp_path: Path) -> None:
+    path, doc = _saved(tmp_path)
+    text = path.read_text()
+    assert text.endswith("}\n")
+    assert text == json.dumps(doc, indent=2, sort_keys=True) + "\n"
+    assert doc["format"] == FORMAT == "mplat-plan"
+    assert doc["version"] == VERSION == 1
+    assert doc["mplat_version"] == __version__
+    first = doc["changes"][0]
+    assert first["action"] == "create"
+    assert first["live_digest"] is None
+    desired = first["desired"]
+    assert sha256_digest(base64.b64decode(desired["body"])) == desired["digest"]
+    assert desired["sources"] == {f"{SRC}:amd64": DA, f"{SRC}:windows": DB}
+
+
+def test_saving_is_deterministic(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    save_plan(sample_plan(), a)
+    save_plan(sample_plan(), b)
+    assert a.read_bytes() == b.read_bytes()
+    assert dump_plan(sample_plan()) == json.loads(a.read_text())
+
+
+# --- tampering ---------------------------------------------------------------------------------
+
+
+def test_tampered_body_is_rejected(tmp_path: Path) -> None:
+    path, doc = _saved(tmp_path)
+    body = base64.b64decode(doc["changes"][0]["desired"]["body"])
+    evil = body.replace(b"amd64", b"arm64")
+    assert evil != body
+    doc["changes"][0]["desired"]["body"] = base64.b64encode(evil).decode()
+    _load_fails(_write(path, doc), f"list body for {REPO}:latest does not match its digest")
+
+
+def test_tampered_digest_is_rejected(tmp_path: Path) -> None:
+    path, doc = _saved(tmp_path)
+    doc["changes"][1]["desired"]["digest"] = DC
+    _load_fails(_write(path, doc), "does not match its digest")
+
+
+def test_invalid_base64_body_is_rejected(tmp_path: Path) -> None:
+    path, doc = _saved(tmp_path)
+    doc["changes"][0]["desired"]["body"] = "not base64 at all!"
+    _load_fails(_write(path, doc), "malformed plan file")
+
+
+# --- version and format ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("version", [2, 0, "1", None])
+def test_wrong_version_is_rejected(tmp_path: Path, version: object) -> None:
+    path, doc = _saved(tmp_path)
+    doc["version"] = version
+    _load_fails(_write(path, doc), f"plan file version {version!r} is not supported (expected 1)")
+
+
+def test_missing_version_is_rejected(tmp_path: Path) -> None:
+    path, doc = _saved(tmp_path)
+    del doc["version"]
+    _load_fails(_write(path, doc), "version None is not supported")
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"format": "terraform-plan", "version": 1, "changes": []},
+        {"version": 1, "changes": []},
+        [],
+        "mplat-plan",
+        42,
+        None,
+    ],
+)
+def test_wrong_format_is_rejected(tmp_path: Path, doc: object) -> None:
+    _load_fails(_write(tmp_path / "p.json", doc), "not an mplat plan file")
+
+
+# --- unusable files ----------------------------------------------------------------------------
+
+
+def test_directory_is_rejected(tmp_path: Path) -> None:
+    _load_fails(tmp_path, "is a directory, not a plan file")
+
+
+def test_missing_file_is_rejected(tmp_path: Path) -> None:
+    _load_fails(tmp_path / "nope.json", "cannot read plan file (No such file or directory)")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"", b"garbage", b"{", b"\xff\xfe\xfa\x00\x80", b"format = 'mplat-plan'\n"],
+)
+def test_garbage_is_rejected(tmp_path: Path, raw: bytes) -> None:
+    path = tmp_path / "p.json"
+    path.write_bytes(raw)
+    _load_fails(path, "not a plan file (not JSON)")
+
+
+def test_deeply_nested_garbage_is_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "p.json"
+    path.write_bytes(b"[" * 100_000 + b"]" * 100_000)
+    _load_fails(path, "not a plan file")
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda d: d.pop("changes"),
+        lambda d: d.update(changes=5),
+        lambda d: d.update(errors=[{"repository": "x"}]),
+        lambda d: d["changes"][0].pop("after"),
+        lambda d: d["changes"][0].update(action="destroy"),
+        lambda d: d["changes"][0]["desired"].pop("body"),
+        lambda d: d["changes"][0]["desired"].update(body=5),
+        lambda d: d["changes"][0]["after"]["manifests"][0].update(size="big"),
+        lambda d: d["changes"][0]["after"].update(manifests=[5]),
+        lambda d: d["changes"][0]["desired"]["children"][0]["blobs"][0].pop("how"),
+        lambda d: d["changes"][1]["before"].pop("kind"),
+    ],
+)
+def test_malformed_structure_is_rejected(tmp_path: Path, mutate: Any) -> None:
+    path, doc = _saved(tmp_path)
+    mutate(doc)
+    _load_fails(_write(path, doc), "malformed plan file")
+
+
+@pytest.mark.parametrize("changes", [["x"], [[]], [7], {"latest": {}}])
+def test_changes_that_are_not_objects_are_rejected(tmp_path: Path, changes: object) -> None:
+    path, doc = _saved(tmp_path)
+    doc["changes"] = changes
+    _load_fails(_write(path, doc), "malformed plan file")
+
+
+# --- atomic write ------------------------------------------------------------------------------
+
+
+def test_save_replaces_an_existing_file_and_leaves_no_temporary(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    path.write_text("old content")
+    save_plan(sample_plan(), path)
+    assert load_plan(path) == sample_plan()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.json"]
+
+
+def test_failed_save_keeps_the_old_file_and_cleans_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "plan.json"
+    path.write_text("previous plan")
+
+    def broken_replace(src: object, dst: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(OSError, match="No space left"):
+        save_plan(sample_plan(), path)
+    assert path.read_text() == "previous plan"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.json"]
+
+
+def test_save_writes_into_the_target_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The temporary file must be a sibling: os.replace is only atomic within one filesystem."""
+    sub = tmp_path / "out"
+    sub.mkdir()
+    seen: list[tuple[str, str]] = []
+    real_replace = os.replace
+
+    def spy(src: str, dst: str) -> None:
+        seen.append((str(src), str(dst)))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", spy)
+    save_plan(Plan(()), sub / "p.json")
+    assert len(seen) == 1
+    assert Path(seen[0][0]).parent == sub
+    assert Path(seen[0][1]) == sub / "p.json"
+
+
+def test_save_relative_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    save_plan(Plan(()), "plan.json")
+    assert load_plan("plan.json") == Plan(())
