@@ -8,6 +8,7 @@ and answers the challenge. Tokens are cached per scope set until shortly before 
 from __future__ import annotations
 
 import base64
+import math
 import re
 import time
 from collections.abc import Callable
@@ -19,6 +20,8 @@ _PARAM_RE = re.compile(r'\s*([A-Za-z0-9_.-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s
 
 MIN_TOKEN_LIFETIME = 60.0
 """The token spec says never to assume less than 60 s of validity."""
+MAX_TOKEN_LIFETIME = 86400.0
+"""A server claiming more (or infinity) is not believed: a day is plenty for one run."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,15 @@ def scope_for(repository: str, actions: tuple[str, ...]) -> str:
     return f"repository:{repository}:{','.join(actions)}"
 
 
+def token_lifetime(expires_in: object) -> float:
+    """Seconds a token response's ``expires_in`` promises; 60 when absent or nonsense."""
+    if isinstance(expires_in, bool) or not isinstance(expires_in, int | float):
+        return MIN_TOKEN_LIFETIME
+    if not math.isfinite(expires_in):
+        return MAX_TOKEN_LIFETIME if expires_in > 0 else MIN_TOKEN_LIFETIME
+    return min(max(float(expires_in), MIN_TOKEN_LIFETIME), MAX_TOKEN_LIFETIME)
+
+
 def basic_header(username: str, password: str) -> str:
     raw = f"{username}:{password}".encode()
     return "Basic " + base64.b64encode(raw).decode("ascii")
@@ -62,7 +74,7 @@ def basic_header(username: str, password: str) -> str:
 
 @dataclass
 class _Token:
-    value: str
+    value: str = field(repr=False)
     expires_at: float
 
 
@@ -78,13 +90,16 @@ class AuthState:
     clock: Callable[[], float] = time.monotonic
     scheme: str | None = None
     bearer: Challenge | None = None
-    tokens: dict[frozenset[str], _Token] = field(default_factory=dict)
-    refresh_token: str | None = None
+    tokens: dict[frozenset[str], _Token] = field(default_factory=dict, repr=False)
+    refresh_token: str | None = field(default=None, repr=False)
+    _basic: str | None = field(default=None, init=False, repr=False)
 
     def header_for(self, scopes: frozenset[str]) -> str | None:
         """The Authorization value to send up front, if one is known to be wanted."""
         if self.scheme == "basic" and self.credential and self.credential.username:
-            return basic_header(self.credential.username, self.credential.password)
+            if self._basic is None:
+                self._basic = basic_header(self.credential.username, self.credential.password)
+            return self._basic
         if self.scheme == "bearer":
             tok = self.tokens.get(scopes)
             if tok and tok.expires_at > self.clock():
@@ -94,7 +109,7 @@ class AuthState:
         return None
 
     def store_token(self, scopes: frozenset[str], value: str, expires_in: float) -> None:
-        lifetime = max(expires_in, MIN_TOKEN_LIFETIME)
+        lifetime = token_lifetime(expires_in)
         # Renew a little early so a token does not expire between check and use.
         self.tokens[scopes] = _Token(value, self.clock() + lifetime * 0.9)
 

@@ -8,6 +8,7 @@ enough on its own.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -131,20 +132,36 @@ class RegistryClient:
             cached = self.cache.get(ref)
             if cached is not None:
                 return self._parse(repository, ref, cached, None)
-        resp = await self.transport.request(
-            "GET",
-            f"/v2/{repository}/manifests/{ref}",
-            repository=repository,
-            headers={"Accept": mt.MANIFEST_ACCEPT},
-            stream=True,
-        )
-        try:
-            if resp.status_code != 200:
-                await resp.aread()
-                raise _error(resp, self.registry, repository, f"manifest {ref} not readable")
-            data = await _read_limited(resp, MAX_MANIFEST_BYTES)
-        finally:
-            await resp.aclose()
+        attempts = self.transport.retry.attempts
+        for attempt in range(attempts):
+            resp = await self.transport.request(
+                "GET",
+                f"/v2/{repository}/manifests/{ref}",
+                repository=repository,
+                headers={"Accept": mt.MANIFEST_ACCEPT},
+                stream=True,
+            )
+            try:
+                if resp.status_code != 200:
+                    await resp.aread()
+                    raise _error(resp, self.registry, repository, f"manifest {ref} not readable")
+                data = await _read_limited(resp, MAX_MANIFEST_BYTES)
+                break
+            except httpx.TransportError as exc:
+                # The headers arrived but the body broke off: a GET is safe to repeat.
+                if attempt + 1 >= attempts:
+                    raise RegistryError(
+                        self.registry,
+                        repository,
+                        f"manifest {ref}: body broke off ({exc.__class__.__name__})",
+                        retryable=True,
+                    ) from None
+                self.transport.notices.add(
+                    f"{self.registry}: manifest body broke off ({exc.__class__.__name__}), retrying"
+                )
+                await asyncio.sleep(self.transport.backoff(attempt))
+            finally:
+                await resp.aclose()
         if data is None:
             raise ContentError(
                 self.registry,

@@ -12,6 +12,7 @@ import asyncio
 import email.utils
 import logging
 import random
+import re
 import ssl
 import time
 from collections.abc import AsyncIterable, Callable, Mapping
@@ -23,7 +24,14 @@ import httpx
 
 from mplat import __version__
 from mplat.reference import is_loopback_host
-from mplat.registry.auth import AuthState, Challenge, basic_header, parse_challenges
+from mplat.registry.auth import (
+    AuthState,
+    Challenge,
+    basic_header,
+    parse_challenges,
+    scope_for,
+    token_lifetime,
+)
 from mplat.registry.credentials import Credential
 from mplat.registry.errors import RegistryError, parse_error_body
 
@@ -32,6 +40,10 @@ log = logging.getLogger("mplat.http")
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 _SAFE_QUERY_KEYS = frozenset({"digest", "mount", "from", "n", "last", "service", "scope", "tag"})
 USER_AGENT = f"mplat/{__version__}"
+_HTTP = ("http://", "https://")
+_TOKEN_RE = re.compile(r"[\x21-\x7e]+")
+"""A bearer token must be printable ASCII without spaces, or it could split a header."""
+_WARN_TEXT_RE = re.compile(r'"((?:[^"\\]|\\.)*)"')
 
 
 @dataclass(frozen=True)
@@ -70,12 +82,13 @@ class Notices:
 
 
 def redact_url(url: str) -> str:
-    """Keep a URL readable in logs while hiding query values that could be signatures."""
+    """Keep a URL readable in logs while hiding query values (signatures) and userinfo."""
     parts = urlsplit(url)
-    if not parts.query:
+    if not parts.query and "@" not in parts.netloc:
         return url
     query = [(k, v if k in _SAFE_QUERY_KEYS else "REDACTED") for k, v in parse_qsl(parts.query)]
-    return urlunsplit(parts._replace(query=urlencode(query, safe=":/,")))
+    netloc = parts.netloc if "@" not in parts.netloc else "REDACTED@" + parts.netloc.split("@")[-1]
+    return urlunsplit(parts._replace(netloc=netloc, query=urlencode(query, safe=":/,")))
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -92,11 +105,6 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     if when is None:
         return None
     return max(0.0, when.timestamp() - (now if now is not None else time.time()))
-
-
-def _is_tls_plaintext_mismatch(exc: Exception) -> bool:
-    text = repr(exc).lower()
-    return any(s in text for s in ("wrong version number", "record layer", "http request"))
 
 
 def _is_cert_error(exc: Exception) -> bool:
@@ -127,6 +135,7 @@ class Transport:
     ) -> None:
         self.registry = registry
         self.api_host = api_host
+        self._netloc = api_host.lower()
         self.insecure = insecure
         self.ca_file = ca_file
         self.retry = retry or RetryPolicy()
@@ -208,25 +217,36 @@ class Transport:
         return self._auth
 
     async def _answer_challenge(
-        self, challenges: list[Challenge], scopes: frozenset[str], repository: str | None
+        self,
+        challenges: list[Challenge],
+        scopes: frozenset[str],
+        repository: str | None,
+        sent: str | None,
     ) -> bool:
-        """Obtain what the registry asked for; False if there is nothing more to try."""
+        """Obtain what the registry asked for; False if there is nothing more to try.
+
+        ``sent`` is the Authorization that was refused (None if none was sent). Concurrent
+        requests that hit the same 401 queue on the lock, and all but the first find the
+        answer already there instead of fetching one token each.
+        """
         state = self._auth_state()
         async with self._auth_lock:
+            current = state.header_for(scopes)
+            if current is not None and current != sent:
+                return True
             for ch in challenges:
-                if ch.scheme == "bearer" and ch.params.get("realm"):
+                if ch.scheme == "bearer" and ch.params.get("realm", "").startswith(_HTTP):
                     state.scheme = "bearer"
                     state.bearer = ch
+                    state.forget(scopes)
                     await self._fetch_token(state, ch, scopes, repository)
                     return True
-            for ch in challenges:
-                if ch.scheme == "basic":
-                    if state.scheme == "basic" or not (
-                        state.credential and state.credential.username
-                    ):
-                        return False
-                    state.scheme = "basic"
-                    return True
+            cred = state.credential
+            if any(ch.scheme == "basic" for ch in challenges) and cred and cred.username:
+                if sent is not None and sent.startswith("Basic "):
+                    return False  # Those credentials were refused.
+                state.scheme = "basic"
+                return True
         return False
 
     async def _fetch_token(
@@ -237,10 +257,12 @@ class Transport:
         scope_list = sorted(scopes) or ([ch.params["scope"]] if ch.params.get("scope") else [])
         cred = state.credential
         resp: httpx.Response | None = None
-        if cred and (cred.identity_token or state.refresh_token):
+        refresh = state.refresh_token or (cred.identity_token if cred else "")
+        if refresh:
+            # An identity token is a refresh token: OAuth2 POST, as docker does.
             form = {
                 "grant_type": "refresh_token",
-                "refresh_token": state.refresh_token or cred.identity_token,
+                "refresh_token": refresh,
                 "client_id": "mplat",
                 "scope": " ".join(scope_list),
             }
@@ -277,22 +299,22 @@ class Transport:
                 "the token server failed",
                 status=resp.status_code,
                 errors=parse_error_body(resp.content),
-                retryable=resp.status_code >= 500,
+                retryable=resp.status_code >= 500 or resp.status_code == 429,
             )
         try:
             doc = resp.json()
         except ValueError:
             doc = None
-        token = doc.get("token") or doc.get("access_token") if isinstance(doc, dict) else None
-        if not isinstance(token, str) or not token or any(c in token for c in "\r\n "):
-            raise RegistryError(self.registry, repository, "the token server answered garbage")
-        assert isinstance(doc, dict)
-        expires = doc.get("expires_in")
-        lifetime = float(expires) if isinstance(expires, int | float) and expires > 0 else 60.0
-        refresh = doc.get("refresh_token")
-        if isinstance(refresh, str) and refresh:
-            state.refresh_token = refresh
-        state.store_token(scopes, token, lifetime)
+        doc = doc if isinstance(doc, dict) else {}
+        token = doc.get("token") or doc.get("access_token")
+        if not isinstance(token, str) or not _TOKEN_RE.fullmatch(token):
+            raise RegistryError(
+                self.registry, repository, "the token server answered garbage (no usable token)"
+            )
+        new_refresh = doc.get("refresh_token")
+        if isinstance(new_refresh, str) and _TOKEN_RE.fullmatch(new_refresh):
+            state.refresh_token = new_refresh
+        state.store_token(scopes, token, token_lifetime(doc.get("expires_in")))
 
     async def _token_request(
         self,
@@ -301,30 +323,57 @@ class Transport:
         repository: str | None,
         **kwargs: Any,
     ) -> httpx.Response:
-        last: Exception | None = None
-        for attempt in range(self.retry.attempts):
+        """One token request, retried like a GET; the last answer is returned whatever it is."""
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            self.notices.count("TOKEN")
             try:
-                self.notices.count("TOKEN")
                 resp = await self._client.request(method, url, **kwargs)
             except httpx.TransportError as exc:
-                last = exc
+                if _is_cert_error(exc):
+                    raise RegistryError(
+                        self.registry,
+                        repository,
+                        f"the token server {urlsplit(url).netloc}: TLS certificate is not trusted",
+                    ) from None
+                if log.isEnabledFor(logging.DEBUG):
+                    log.debug("%s %s -> %s", method, redact_url(url), exc.__class__.__name__)
+                delay = self.backoff(attempt)
+                if not self._may_retry(attempt, started, delay):
+                    raise RegistryError(
+                        self.registry,
+                        repository,
+                        f"the token server did not answer ({exc.__class__.__name__})",
+                        retryable=True,
+                    ) from None
             else:
-                if resp.status_code not in RETRY_STATUSES:
+                if log.isEnabledFor(logging.DEBUG):
+                    log.debug("%s %s -> %d", method, redact_url(url), resp.status_code)
+                delay = self._retry_delay(resp, attempt)
+                if resp.status_code not in RETRY_STATUSES or not self._may_retry(
+                    attempt, started, delay
+                ):
                     return resp
-                last = None
-            await asyncio.sleep(self._backoff(attempt))
-        raise RegistryError(
-            self.registry,
-            repository,
-            "the token server did not answer" + (f" ({last.__class__.__name__})" if last else ""),
-            retryable=True,
-        )
+            attempt += 1
+            await asyncio.sleep(delay)
 
     # -- requests -----------------------------------------------------------------------
 
-    def _backoff(self, attempt: int) -> float:
+    def backoff(self, attempt: int) -> float:
         delay = min(self.retry.max_delay, self.retry.base_delay * (2**attempt))
         return float(delay * (0.5 + random.random() / 2))
+
+    def _retry_delay(self, resp: httpx.Response, attempt: int) -> float:
+        wait = parse_retry_after(resp.headers.get("retry-after"))
+        return min(wait, self.retry.retry_after_cap) if wait is not None else self.backoff(attempt)
+
+    def _may_retry(self, attempt: int, started: float, delay: float) -> bool:
+        """Another attempt fits both the attempt count and the time budget (wait included)."""
+        return (
+            attempt + 1 < self.retry.attempts
+            and time.monotonic() - started + delay < self.retry.total
+        )
 
     async def request(
         self,
@@ -344,21 +393,29 @@ class Transport:
         """Send one logical request, handling auth challenges and retrying what is safe.
 
         ``path`` is relative to the registry (``/v2/...``) or an absolute URL (upload
-        locations). With ``stream`` the caller must close the response.
+        locations). With ``stream`` the caller must close the response. Authorization goes
+        only to this registry's own host; httpx drops it on redirects to another origin.
         """
-        url = path if path.startswith(("http://", "https://")) else await self.base_url() + path
+        absolute = path.startswith(_HTTP)
+        url = path if absolute else await self.base_url() + path
+        own_host = not absolute or self._same_registry(url)
+        # A body that is a stream cannot be sent twice, so its 401 is final.
+        replayable = content is None or isinstance(content, bytes)
         scopes = frozenset(
-            ([f"repository:{repository}:{','.join(actions)}"] if repository else [])
-            + list(extra_scopes)
+            ([scope_for(repository, actions)] if repository else []) + list(extra_scopes)
         )
+        state = self._auth_state()
         started = time.monotonic()
         attempt = 0
-        auth_tries = 0
+        fresh: str | None = None  # An Authorization obtained during this call.
         while True:
-            state = self._auth_state()
             hdrs = dict(headers or {})
-            auth = state.header_for(scopes)
-            if auth and self._same_registry(url):
+            auth = state.header_for(scopes) if own_host else None
+            if auth is None and own_host and state.bearer is not None:
+                # The registry wants tokens: get this scope set's now rather than earn a 401.
+                await self._answer_challenge([state.bearer], scopes, repository, None)
+                auth = fresh = state.header_for(scopes)
+            if auth:
                 hdrs["Authorization"] = auth
             t0 = time.monotonic()
             try:
@@ -376,11 +433,13 @@ class Transport:
             except httpx.TransportError as exc:
                 if _is_cert_error(exc):
                     raise self._tls_error() from None
-                log.debug("%s %s -> %s", method, redact_url(url), exc.__class__.__name__)
-                if idempotent and self._may_retry(attempt, started):
-                    delay = self._backoff(attempt)
+                if log.isEnabledFor(logging.DEBUG):
+                    log.debug("%s %s -> %s", method, redact_url(url), exc.__class__.__name__)
+                delay = self.backoff(attempt)
+                if idempotent and self._may_retry(attempt, started, delay):
                     self.notices.add(
-                        f"{self.registry}: {exc.__class__.__name__} on {method}, retrying"
+                        f"{self.registry}: {exc.__class__.__name__} on {method}; waiting"
+                        f" {delay:.1f}s before retrying"
                     )
                     attempt += 1
                     await asyncio.sleep(delay)
@@ -391,52 +450,54 @@ class Transport:
                     f"{method} failed: {exc.__class__.__name__}: {_short(exc)}",
                     retryable=True,
                 ) from None
-            log.debug(
-                "%s %s -> %d (%.0f ms)",
-                method,
-                redact_url(url),
-                resp.status_code,
-                (time.monotonic() - t0) * 1000,
-            )
+            except httpx.RequestError as exc:  # Redirect loops, undecodable bodies.
+                raise RegistryError(
+                    self.registry, repository, f"{method} failed: {exc.__class__.__name__}"
+                ) from None
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug(
+                    "%s %s -> %d (%.0f ms)",
+                    method,
+                    redact_url(url),
+                    resp.status_code,
+                    (time.monotonic() - t0) * 1000,
+                )
             self._observe(resp)
-            if resp.status_code == 401 and auth_tries < 2:
-                challenges = parse_challenges(resp.headers.get("www-authenticate", ""))
-                if stream:
-                    await resp.aclose()
-                auth_tries += 1
-                if auth_tries == 2:
-                    state.forget(scopes)  # The token was rejected: fetch a fresh one once.
-                if challenges and await self._answer_challenge(challenges, scopes, repository):
-                    continue
-                return resp
             if (
-                resp.status_code in RETRY_STATUSES
-                and idempotent
-                and self._may_retry(attempt, started)
+                resp.status_code == 401
+                and replayable
+                and (auth is None or auth != fresh)
+                and self._same_registry(str(resp.url))
             ):
-                wait = parse_retry_after(resp.headers.get("retry-after"))
-                delay = (
-                    min(wait, self.retry.retry_after_cap)
-                    if wait is not None
-                    else self._backoff(attempt)
-                )
-                self.notices.add(
-                    f"{self.registry}: HTTP {resp.status_code} on {method}; waiting"
-                    f" {delay:.1f}s before retrying"
-                    + (" (Retry-After)" if wait is not None else "")
-                )
-                if stream:
-                    await resp.aclose()
-                attempt += 1
-                await asyncio.sleep(delay)
-                continue
+                # Answer once; a refused cached token earns one fresh fetch, a fresh one no more.
+                # A 401 from a redirect target is never answered: its realm could be anyone's.
+                challenges = parse_challenges(resp.headers.get("www-authenticate", ""))
+                if challenges and await self._answer_challenge(
+                    challenges, scopes, repository, auth
+                ):
+                    fresh = state.header_for(scopes)
+                    if fresh is not None and fresh != auth:
+                        if stream:
+                            await resp.aclose()
+                        continue
+                return resp
+            if resp.status_code in RETRY_STATUSES and idempotent:
+                delay = self._retry_delay(resp, attempt)
+                if self._may_retry(attempt, started, delay):
+                    self.notices.add(
+                        f"{self.registry}: HTTP {resp.status_code} on {method}; waiting"
+                        f" {delay:.1f}s before retrying"
+                        + (" (Retry-After)" if _has_retry_after(resp) else "")
+                    )
+                    if stream:
+                        await resp.aclose()
+                    attempt += 1
+                    await asyncio.sleep(delay)
+                    continue
             return resp
 
-    def _may_retry(self, attempt: int, started: float) -> bool:
-        return attempt + 1 < self.retry.attempts and time.monotonic() - started < self.retry.total
-
     def _same_registry(self, url: str) -> bool:
-        return urlsplit(url).netloc.lower() == self.api_host.lower()
+        return urlsplit(url).netloc.lower() == self._netloc
 
     def _observe(self, resp: httpx.Response) -> None:
         remaining = resp.headers.get("ratelimit-remaining")
@@ -446,8 +507,14 @@ class Transport:
                 f"{remaining.split(';')[0]} of {limit.split(';')[0]} pulls left"
             )
         for warning in resp.headers.get_list("warning"):
-            text = warning.split('"', 1)[-1].rstrip('"')[:1024] if '"' in warning else warning
-            self.notices.add(f"{self.registry} warns: {text}")
+            # RFC 7234: 299 - "text" ["date"]; show the text only.
+            m = _WARN_TEXT_RE.search(warning)
+            text = m.group(1).replace('\\"', '"') if m else warning
+            self.notices.add(f"{self.registry} warns: {text[:1024]}")
+
+
+def _has_retry_after(resp: httpx.Response) -> bool:
+    return parse_retry_after(resp.headers.get("retry-after")) is not None
 
 
 def _short(exc: Exception) -> str:
