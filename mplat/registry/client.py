@@ -26,8 +26,14 @@ from mplat.manifest import (
 )
 from mplat.reference import is_loopback_host
 from mplat.registry.credentials import Credential
-from mplat.registry.errors import ContentError, ErrorDetail, RegistryError, parse_error_body
-from mplat.registry.transport import Notices, RetryPolicy, Transport
+from mplat.registry.errors import (
+    BodyBrokenError,
+    ContentError,
+    ErrorDetail,
+    RegistryError,
+    parse_error_body,
+)
+from mplat.registry.transport import Notices, RetryPolicy, Transport, read_capped
 
 
 class ContentCache(Protocol):
@@ -143,18 +149,17 @@ class RegistryClient:
             )
             try:
                 if resp.status_code != 200:
-                    await resp.aread()
+                    await read_capped(resp)
                     raise _error(resp, self.registry, repository, f"manifest {ref} not readable")
                 data = await _read_limited(resp, MAX_MANIFEST_BYTES)
                 break
             except httpx.TransportError as exc:
                 # The headers arrived but the body broke off: a GET is safe to repeat.
                 if attempt + 1 >= attempts:
-                    raise RegistryError(
+                    raise BodyBrokenError(
                         self.registry,
                         repository,
                         f"manifest {ref}: body broke off ({exc.__class__.__name__})",
-                        retryable=True,
                     ) from None
                 self.transport.notices.add(
                     f"{self.registry}: manifest body broke off ({exc.__class__.__name__}), retrying"
@@ -281,9 +286,17 @@ class RegistryClient:
             cached = self.cache.get(digest)
             if cached is not None:
                 return cached
-        chunks = []
-        async for chunk in self.stream_blob(repository, digest, max_bytes=max_bytes):
-            chunks.append(chunk)
+        attempts = self.transport.retry.attempts
+        for attempt in range(attempts):
+            try:
+                chunks = [
+                    c async for c in self.stream_blob(repository, digest, max_bytes=max_bytes)
+                ]
+                break
+            except BodyBrokenError:
+                if attempt + 1 >= attempts:
+                    raise
+                await asyncio.sleep(self.transport.backoff(attempt))
         data = b"".join(chunks)
         if self.cache is not None:
             self.cache.put(digest, data)
@@ -306,7 +319,7 @@ class RegistryClient:
         )
         try:
             if resp.status_code != 200:
-                await resp.aread()
+                await read_capped(resp)
                 raise _error(resp, self.registry, repository, f"blob {digest} not readable")
             hasher = hashlib.sha256()
             total = 0
@@ -324,11 +337,10 @@ class RegistryClient:
                     self.registry, repository, f"blob {digest}: the bytes received hash to {got}"
                 )
         except httpx.TransportError as exc:
-            raise RegistryError(
+            raise BodyBrokenError(
                 self.registry,
                 repository,
                 f"blob {digest} download broke off ({exc.__class__.__name__})",
-                retryable=True,
             ) from None
         finally:
             await resp.aclose()
@@ -360,8 +372,32 @@ class RegistryClient:
     ) -> None:
         """Monolithic upload: POST for a session, then one PUT carrying the whole blob.
 
-        ``chunks`` is a factory so that a failed attempt can start a fresh stream.
+        A failed attempt (5xx, a dropped connection, a source stream that broke off) is
+        retried with a new session and a fresh stream from ``chunks``; before retrying, a HEAD
+        tells whether the lost answer was in fact a success.
         """
+        attempts = self.transport.retry.attempts
+        for attempt in range(attempts):
+            try:
+                await self._upload_once(repository, digest, size, chunks)
+                return
+            except RegistryError as exc:
+                if not exc.retryable or attempt + 1 >= attempts:
+                    raise
+                if await self.blob_size(repository, digest) is not None:
+                    return
+                self.transport.notices.add(
+                    f"{self.registry}/{repository}: upload of {digest[:19]} failed, retrying"
+                )
+                await asyncio.sleep(self.transport.backoff(attempt))
+
+    async def _upload_once(
+        self,
+        repository: str,
+        digest: str,
+        size: int,
+        chunks: Callable[[], AsyncIterable[bytes]],
+    ) -> None:
         resp = await self.transport.request(
             "POST",
             f"/v2/{repository}/blobs/uploads/",
@@ -376,15 +412,26 @@ class RegistryClient:
             return
         url = await self._absolute(location)
         sep = "&" if "?" in url else "?"
-        put = await self.transport.request(
-            "PUT",
-            f"{url}{sep}digest={digest}",
-            repository=repository,
-            actions=("pull", "push"),
-            headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
-            content=chunks(),
-            idempotent=False,
-        )
+        body = chunks()
+        try:
+            put = await self.transport.request(
+                "PUT",
+                f"{url}{sep}digest={digest}",
+                repository=repository,
+                actions=("pull", "push"),
+                headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
+                content=body,
+                idempotent=False,
+            )
+        except RegistryError:
+            await self._cancel_upload(repository, url)
+            raise
+        finally:
+            # A source stream left half-read would hold its connection until garbage
+            # collection; close it now so failed attempts cannot exhaust the source's pool.
+            close = getattr(body, "aclose", None)
+            if close is not None:
+                await close()
         if put.status_code not in (201, 204):
             await self._cancel_upload(repository, url)
             raise _error(put, self.registry, repository, f"upload of blob {digest} refused")

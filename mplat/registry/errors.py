@@ -102,3 +102,10 @@ def parse_error_body(body: bytes) -> tuple[ErrorDetail, ...]:
 
 class ContentError(RegistryError):
     """The registry sent content that fails verification (digest, size, type, shape)."""
+
+
+class BodyBrokenError(RegistryError):
+    """A body that broke off after its headers arrived: safe to fetch again."""
+
+    def __init__(self, registry: str, repository: str | None, message: str) -> None:
+        super().__init__(registry, repository, message, retryable=True)

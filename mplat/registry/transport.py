@@ -107,6 +107,27 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - (now if now is not None else time.time()))
 
 
+MAX_SMALL_BODY = 1 << 20
+"""Answers mplat reads whole (errors, tag lists, tokens) are small; a registry that sends
+more is not owed the memory, so reading stops here."""
+
+
+async def read_capped(resp: httpx.Response, limit: int = MAX_SMALL_BODY) -> bytes:
+    """Read at most ``limit`` bytes of a streamed response, close it, and keep what was read
+    as the response's content (so ``resp.content`` / ``resp.json()`` work as usual)."""
+    buf = bytearray()
+    try:
+        async for chunk in resp.aiter_bytes():
+            buf += chunk
+            if len(buf) > limit:
+                del buf[limit:]
+                break
+    finally:
+        await resp.aclose()
+    resp._content = bytes(buf)  # httpx's own slot for a read body
+    return resp._content
+
+
 def _is_cert_error(exc: Exception) -> bool:
     cause: BaseException | None = exc
     while cause is not None:
@@ -143,6 +164,7 @@ class Transport:
         self._credential_loader = credential
         self._auth: AuthState | None = None
         self._auth_lock = asyncio.Lock()
+        self._token_failures: dict[frozenset[str], RegistryError] = {}
         self._scheme: str | None = None
         self._scheme_lock = asyncio.Lock()
         self._sem = asyncio.Semaphore(parallelism)
@@ -239,7 +261,15 @@ class Transport:
                     state.scheme = "bearer"
                     state.bearer = ch
                     state.forget(scopes)
-                    await self._fetch_token(state, ch, scopes, repository)
+                    failed = self._token_failures.get(scopes)
+                    if failed is not None:
+                        raise failed  # Queued behind a refusal: do not ask again this run.
+                    try:
+                        await self._fetch_token(state, ch, scopes, repository)
+                    except RegistryError as exc:
+                        if not exc.retryable:
+                            self._token_failures[scopes] = exc
+                        raise
                     return True
             cred = state.credential
             if any(ch.scheme == "basic" for ch in challenges) and cred and cred.username:
@@ -329,7 +359,9 @@ class Transport:
         while True:
             self.notices.count("TOKEN")
             try:
-                resp = await self._client.request(method, url, **kwargs)
+                req = self._client.build_request(method, url, **kwargs)
+                resp = await self._client.send(req, stream=True)
+                await read_capped(resp)
             except httpx.TransportError as exc:
                 if _is_cert_error(exc):
                     raise RegistryError(
@@ -428,8 +460,7 @@ class Transport:
                         req, stream=True, follow_redirects=follow_redirects
                     )
                     if not stream:
-                        await resp.aread()
-                        await resp.aclose()
+                        await read_capped(resp)
             except httpx.TransportError as exc:
                 if _is_cert_error(exc):
                     raise self._tls_error() from None
@@ -447,7 +478,7 @@ class Transport:
                 raise RegistryError(
                     self.registry,
                     repository,
-                    f"{method} failed: {exc.__class__.__name__}: {_short(exc)}",
+                    f"{method} failed: {_describe(exc)}",
                     retryable=True,
                 ) from None
             except httpx.RequestError as exc:  # Redirect loops, undecodable bodies.
@@ -517,6 +548,7 @@ def _has_retry_after(resp: httpx.Response) -> bool:
     return parse_retry_after(resp.headers.get("retry-after")) is not None
 
 
-def _short(exc: Exception) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else ""
-    return text[:200]
+def _describe(exc: Exception) -> str:
+    """``ReadError: text`` or just ``ReadError`` when the exception says nothing more."""
+    text = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return f"{exc.__class__.__name__}: {text}" if text else exc.__class__.__name__
