@@ -291,3 +291,30 @@ def test_docker_list_from_index_children_keeps_media_types(
     assert got is not None
     assert got[1] == mt.DOCKER_LIST
     assert json.loads(got[0])["manifests"][0]["mediaType"] == amd.media_type
+
+
+def test_refused_mount_falls_back_to_upload(
+    registry: RegistryServer, repo: str, tmp_path: Path
+) -> None:
+    from tests.support.faultproxy import FaultProxy
+
+    src = f"{repo}-staging"
+    seed_image(registry.url, src, "amd64", os="linux", architecture="amd64", salt=repo)
+    seed_image(registry.url, src, "arm64", os="linux", architecture="arm64", salt=repo)
+    with FaultProxy(registry.address, refuse_mounts=True) as proxy:
+        addr = proxy.address
+        cfg = write_config(
+            tmp_path,
+            config_for(
+                f"{addr}/{repo}",
+                "v1",
+                f"      - image: {addr}/{src}:amd64\n      - image: {addr}/{src}:arm64\n",
+            ),
+        )
+        plan = run_cli("plan", "-f", str(cfg))
+        assert "blobs: 4 to mount" in plan.out  # the plan cannot know the mount will be refused
+        applied = run_cli("apply", "-f", str(cfg), "--auto-approve")
+        assert applied.code == 0, applied.out + applied.err
+        assert proxy.mounts_refused == 4
+    index = assert_complete(registry, repo, "v1")
+    assert len(index["manifests"]) == 2

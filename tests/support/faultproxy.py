@@ -90,6 +90,7 @@ class FaultProxy:
         methods: Collection[str] | None = None,
         stall: float = 2.0,
         latency: float = 0.0,
+        refuse_mounts: bool = False,
     ) -> None:
         unknown = set(kinds) - set(FAULT_KINDS)
         if unknown:
@@ -102,6 +103,10 @@ class FaultProxy:
         self.methods = frozenset(m.upper() for m in methods) if methods is not None else None
         self.stall = stall
         self.latency = latency
+        # Like a registry without cross-repository mounts (ECR before 2026): the mount
+        # parameters are dropped, so the registry answers 202 with a plain upload session.
+        self.refuse_mounts = refuse_mounts
+        self.mounts_refused = 0
         self.seed = seed
         self._seen: Counter[tuple[str, str]] = Counter()
         self._lock = threading.Lock()
@@ -338,7 +343,12 @@ class _Handler(BaseHTTPRequestHandler):
             headers["Host"] = proxy.upstream
             if body or self.command in ("PUT", "POST", "PATCH"):
                 headers["Content-Length"] = str(len(body))
-            conn.request(self.command, self.path, body=body or None, headers=headers)
+            path = self.path
+            if proxy.refuse_mounts and self.command == "POST" and "mount=" in path:
+                path = path.split("?", 1)[0]
+                with proxy._lock:
+                    proxy.mounts_refused += 1
+            conn.request(self.command, path, body=body or None, headers=headers)
             resp = conn.getresponse()
             data = resp.read()
             out = []
