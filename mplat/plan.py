@@ -12,8 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from deepdiff import DeepDiff
-
 from mplat import mediatypes as mt
 from mplat.manifest import Descriptor, Index
 
@@ -328,6 +326,8 @@ def _entry_changes(label: str, old: dict[str, object], new: dict[str, object]) -
     One DeepDiff per entry, in tree view with paths as lists: no threshold makes it report a
     whole entry as one opaque value, and labels from registry data need no quoting rules.
     """
+    from deepdiff import DeepDiff  # Costly to import (numpy); only updates need it.
+
     dd = DeepDiff(old, new, view="tree", threshold_to_diff_deeper=0)
     lines = []
     for kind, items in sorted(dd.items()):

@@ -63,6 +63,7 @@ class SourceResolver:
     def __init__(self, pool: RegistryPool) -> None:
         self.pool = pool
         self._manifests: dict[Reference, asyncio.Task[tuple[FetchedManifest, bool]]] = {}
+        self._configs: dict[tuple[str, str, str], asyncio.Task[bytes]] = {}
 
     async def manifest(self, image: Reference) -> tuple[FetchedManifest, bool]:
         """The manifest an image reference points at, and whether a live request saw it."""
@@ -89,8 +90,15 @@ class SourceResolver:
         return fetched, seen_live
 
     async def platform_of(self, image: Reference, manifest: ImageManifest) -> Platform:
-        client = self.pool.client(image.registry)
-        data = await client.get_blob(image.repository, manifest.config.digest, MAX_CONFIG_BYTES)
+        key = (image.registry, image.repository, manifest.config.digest)
+        task = self._configs.get(key)
+        if task is None:
+            client = self.pool.client(image.registry)
+            task = asyncio.ensure_future(
+                client.get_blob(image.repository, manifest.config.digest, MAX_CONFIG_BYTES)
+            )
+            self._configs[key] = task
+        data = await asyncio.shield(task)
         try:
             config = json.loads(data)
         except (ValueError, UnicodeDecodeError):

@@ -34,6 +34,7 @@ from mplat.registry.auth import (
 )
 from mplat.registry.credentials import Credential
 from mplat.registry.errors import RegistryError, parse_error_body
+from mplat.registry.lean import LeanTransport
 
 log = logging.getLogger("mplat.http")
 
@@ -168,9 +169,10 @@ class Transport:
         self._scheme: str | None = None
         self._scheme_lock = asyncio.Lock()
         self._sem = asyncio.Semaphore(parallelism)
-        verify: ssl.SSLContext | bool = True
         if insecure:
-            verify = False
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
         else:
             ctx = ssl.create_default_context()
             if ca_file:
@@ -180,13 +182,17 @@ class Transport:
                     raise RegistryError(
                         registry, None, f"cannot load ca_file {ca_file}: {exc.__class__.__name__}"
                     ) from None
-            verify = ctx
+        ctx.set_alpn_protocols(["http/1.1"])
+        limits = httpx.Timeout(timeout, connect=min(timeout, 10.0))
+        self._transport = transport or LeanTransport(ctx)
+        self._timeouts = {"timeout": limits.as_dict()}
+        # The client serves what needs its machinery (redirects, the token realm); registry
+        # requests without redirects go straight to the transport: no cookie jar, no URL
+        # merging, no auth or redirect layers, which are most of httpx's cost per request.
         self._client = httpx.AsyncClient(
-            verify=verify,
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-            limits=httpx.Limits(max_connections=parallelism, max_keepalive_connections=parallelism),
+            timeout=limits,
             headers={"User-Agent": USER_AGENT},
-            transport=transport,
+            transport=self._transport,
             trust_env=False,
         )
 
@@ -453,12 +459,23 @@ class Transport:
             try:
                 async with self._sem:
                     self.notices.count(method)
-                    req = self._client.build_request(
-                        method, url, headers=hdrs, params=params, content=content
-                    )
-                    resp = await self._client.send(
-                        req, stream=True, follow_redirects=follow_redirects
-                    )
+                    if follow_redirects:
+                        req = self._client.build_request(
+                            method, url, headers=hdrs, params=params, content=content
+                        )
+                        resp = await self._client.send(req, stream=True, follow_redirects=True)
+                    else:
+                        hdrs["User-Agent"] = USER_AGENT
+                        req = httpx.Request(
+                            method,
+                            url,
+                            headers=hdrs,
+                            params=params,
+                            content=content,
+                            extensions=self._timeouts,
+                        )
+                        resp = await self._transport.handle_async_request(req)
+                        resp.request = req
                     if not stream:
                         await read_capped(resp)
             except httpx.TransportError as exc:
