@@ -160,6 +160,7 @@ def plan_to_json(plan: Plan) -> dict[str, Any]:
         "warnings": sorted({w for c in plan.changes for w in c.warnings}),
         "notices": list(plan.notices),
         "rate_limits": dict(plan.rate_limits),
+        "requests": dict(plan.requests),
     }
 
 

@@ -230,6 +230,7 @@ class Plan:
     errors: tuple[PlanError, ...] = ()
     notices: tuple[str, ...] = ()
     rate_limits: Mapping[str, str] = field(default_factory=dict)
+    requests: Mapping[str, int] = field(default_factory=dict)  # what planning cost, by method
 
     def summary(self) -> dict[str, int]:
         counts = {"create": 0, "update": 0, "repair": 0, "delete": 0, "no_op": 0}

@@ -71,6 +71,7 @@ async def build_plan(
         errors=tuple(errors),
         notices=tuple(pool.notices.messages),
         rate_limits=dict(pool.notices.rate_limits),
+        requests=dict(pool.notices.requests),
     )
 
 

@@ -80,6 +80,10 @@ def test_create_then_idempotent(registry: RegistryServer, repo: str, tmp_path: P
     assert "No changes. The registry matches the configuration." in again.out
     assert head_manifest(registry.url, repo, "latest") == first
     assert run_cli("plan", "-f", str(cfg), "--detailed-exitcode").code == 0
+    # A no-op plan with a warm cache costs one HEAD per source and per target tag, nothing more.
+    noop = json.loads(run_cli("plan", "-f", str(cfg), "--json").out)
+    assert noop["summary"]["no_op"] == 2
+    assert noop["requests"] == {"HEAD": 3 + 2}
 
 
 def test_drift_is_detected_and_repaired(
@@ -294,6 +298,8 @@ def test_json_plan_shape(registry: RegistryServer, repo: str, tmp_path: Path) ->
     assert change["after"]["manifests"][0]["digest"] == images["alpine"].digest
     assert doc["summary"] == {"create": 1, "update": 0, "repair": 0, "delete": 0, "no_op": 0}
     assert doc["errors"] == []
+    # One HEAD per source and per target tag; bodies are read only when needed.
+    assert doc["requests"]["HEAD"] == 4
 
 
 def test_list_pushed_by_docker_cli_is_in_sync(

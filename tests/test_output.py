@@ -298,6 +298,7 @@ def test_plan_to_json_structure() -> None:
         "warnings",
         "notices",
         "rate_limits",
+        "requests",
     ]
     assert doc["format_version"] == "1"
     assert doc["summary"] == {"create": 1, "update": 1, "repair": 0, "delete": 1, "no_op": 1}
@@ -378,6 +379,7 @@ def test_plan_to_json_empty_plan() -> None:
         "warnings": [],
         "notices": [],
         "rate_limits": {},
+        "requests": {},
     }
 
 
