@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -31,6 +32,28 @@ class UsageError(Exception):
     """A problem with how mplat was called; printed as one line."""
 
 
+def _positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1 (0 or -1 requests in flight would never finish)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    """argparse type: finite seconds > 0 (float() also accepts "nan", "inf" and "-1")."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -43,21 +66,21 @@ def _parser() -> argparse.ArgumentParser:
     net = argparse.ArgumentParser(add_help=False)
     net.add_argument(
         "--parallelism",
-        type=int,
+        type=_positive_int,
         default=None,
         metavar="N",
         help="requests in flight per registry (default 8; registries.<host>.parallelism wins)",
     )
     net.add_argument(
         "--timeout",
-        type=float,
+        type=_positive_seconds,
         default=30.0,
         metavar="SECONDS",
         help="per-request timeout (default %(default)s)",
     )
     net.add_argument(
         "--retries",
-        type=int,
+        type=_positive_int,
         default=5,
         metavar="N",
         help="attempts per idempotent request on errors, 429 and 5xx (default %(default)s)",
@@ -147,6 +170,8 @@ def _expected_failure(exc: Exception) -> str | None:
     from mplat.registry.errors import RegistryError
 
     if isinstance(exc, ConfigError):
+        if len(exc.problems) == 1:  # e.g. a missing or unreadable file: one line says it all
+            return str(exc.problems[0])
         return "invalid configuration\n" + "\n".join(f"  {p}" for p in exc.problems)
     if isinstance(exc, StalePlanError | PlanFileError | RegistryError | UsageError):
         return str(exc)
@@ -221,7 +246,7 @@ def _pool(config: Config | None, args: argparse.Namespace) -> RegistryPool:
         notices=notices,
         cache=cache,
         parallelism=args.parallelism or 8,
-        retry=RetryPolicy(attempts=max(1, args.retries)),
+        retry=RetryPolicy(attempts=args.retries),
         timeout=args.timeout,
     )
 

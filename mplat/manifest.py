@@ -35,6 +35,34 @@ def is_digest(value: str) -> bool:
     return bool(_DIGEST_RE.fullmatch(value))
 
 
+def is_descriptor_digest(value: object) -> bool:
+    """A digest a descriptor may carry: any algorithm's form, and sha256 ones exactly."""
+    if not isinstance(value, str) or not _GENERIC_DIGEST_RE.fullmatch(value):
+        return False
+    return not value.startswith("sha256:") or bool(_DIGEST_RE.fullmatch(value))
+
+
+_SHOWN_LIMIT = 100
+
+
+def _shown(text: str) -> str:
+    """Registry text for a message: as is when plain, else repr() so that newlines and
+    terminal escapes cannot split the line or drive the terminal; long text is cut."""
+    if len(text) > _SHOWN_LIMIT:
+        return repr(text[:_SHOWN_LIMIT]) + "…"
+    return text if text and text.isprintable() and text.strip() == text else repr(text)
+
+
+def _shown_value(value: object) -> str:
+    """Any JSON value from a registry, as repr() (printable by construction), cut if long."""
+    if isinstance(value, str) and len(value) > _SHOWN_LIMIT:
+        return repr(value[:_SHOWN_LIMIT]) + "…"
+    if isinstance(value, dict | list):
+        return f"a JSON {'object' if isinstance(value, dict) else 'array'}"
+    text = repr(value)
+    return text if len(text) <= _SHOWN_LIMIT else text[:_SHOWN_LIMIT] + "…"
+
+
 @dataclass(frozen=True)
 class Descriptor:
     """A content descriptor: what one entry of an index, or a config/layer, points at."""
@@ -119,11 +147,14 @@ def parse_descriptor(obj: object, where: str) -> Descriptor:
     if not isinstance(media_type, str) or not media_type:
         raise ManifestError(f"{where}: descriptor has no mediaType")
     if not isinstance(digest, str) or not _GENERIC_DIGEST_RE.fullmatch(digest):
-        raise ManifestError(f"{where}: descriptor digest {digest!r} is not a valid digest")
-    if digest.startswith("sha256:") and not _DIGEST_RE.fullmatch(digest):
-        raise ManifestError(f"{where}: descriptor digest {digest!r} is not a valid sha256 digest")
+        shown = _shown_value(digest)
+        raise ManifestError(f"{where}: descriptor digest {shown} is not a valid digest")
+    if not is_descriptor_digest(digest):
+        shown = _shown_value(digest)
+        raise ManifestError(f"{where}: descriptor digest {shown} is not a valid sha256 digest")
     if isinstance(size, bool) or not isinstance(size, int) or size < 0:
-        raise ManifestError(f"{where}: descriptor size {size!r} is not a non-negative integer")
+        shown = _shown_value(size)
+        raise ManifestError(f"{where}: descriptor size {shown} is not a non-negative integer")
     platform = None
     if obj.get("platform") is not None:
         try:
@@ -154,7 +185,8 @@ def parse_manifest(data: bytes, content_type: str | None = None) -> Manifest:
         raise ManifestError(f"manifest is larger than {MAX_MANIFEST_BYTES} bytes")
     try:
         obj = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:
+        # ValueError covers bad UTF-8, bad JSON and integers past Python's 4300-digit limit.
         raise ManifestError(f"manifest is not valid JSON ({exc.__class__.__name__})") from None
     if not isinstance(obj, dict):
         raise ManifestError("manifest is not a JSON object")
@@ -164,13 +196,15 @@ def parse_manifest(data: bytes, content_type: str | None = None) -> Manifest:
         raise ManifestError("manifest mediaType is not a string")
     if body_type and header_type and body_type != header_type:
         raise ManifestError(
-            f"manifest says mediaType {body_type} but the registry sent Content-Type {header_type}"
+            f"manifest says mediaType {_shown(body_type)} but the registry sent Content-Type "
+            f"{_shown(header_type)}"
         )
     media_type = body_type or header_type
     if not media_type:
         media_type = mt.OCI_INDEX if "manifests" in obj else mt.OCI_MANIFEST
     if obj.get("schemaVersion") != 2:
-        raise ManifestError(f"unsupported manifest (schemaVersion {obj.get('schemaVersion')!r})")
+        version = _shown_value(obj.get("schemaVersion"))
+        raise ManifestError(f"unsupported manifest (schemaVersion {version})")
     if media_type in mt.INDEX_TYPES:
         entries = obj.get("manifests")
         if not isinstance(entries, list):
@@ -189,7 +223,7 @@ def parse_manifest(data: bytes, content_type: str | None = None) -> Manifest:
             config=parse_descriptor(obj.get("config"), "config"),
             layers=tuple(parse_descriptor(e, f"layers[{i}]") for i, e in enumerate(layers)),
         )
-    raise ManifestError(f"unsupported manifest media type {media_type}")
+    raise ManifestError(f"unsupported manifest media type {_shown(media_type)}")
 
 
 def render_index(

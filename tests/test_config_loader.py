@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import os
 import textwrap
@@ -13,9 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
+from ruamel.yaml.nodes import MappingNode, SequenceNode
 
 from mplat.config import loader
-from mplat.config.loader import MAX_FILE_BYTES, load_config, load_config_text
+from mplat.config.loader import MAX_FILE_BYTES, MAX_NODES, load_config, load_config_text
 from mplat.config.model import (
     Config,
     ConfigError,
@@ -741,7 +744,7 @@ def test_fifo_without_writer_does_not_hang(tmp_path: Path) -> None:
     ]
 
 
-def test_file_over_8_mib_is_refused_without_reading(tmp_path: Path) -> None:
+def test_file_over_the_size_limit_is_refused_without_reading(tmp_path: Path) -> None:
     path = tmp_path / "big.yaml"
     with path.open("wb") as f:
         f.truncate(MAX_FILE_BYTES + 1)  # sparse: the size alone must be enough to refuse
@@ -749,7 +752,7 @@ def test_file_over_8_mib_is_refused_without_reading(tmp_path: Path) -> None:
         (
             0,
             0,
-            f"the file is too large ({MAX_FILE_BYTES + 1} bytes; at most 8388608 bytes are read)",
+            f"the file is too large ({MAX_FILE_BYTES + 1} bytes; at most 6291456 bytes are read)",
         )
     ]
     with pytest.raises(ConfigError, match="too large"):
@@ -1051,3 +1054,147 @@ def test_package_schema_is_the_repository_schema() -> None:
     assert link.is_symlink()
     assert link.resolve() == SCHEMA.resolve()
     assert loader._load_schema() == _schema()
+
+
+def test_inlined_schema_refs_give_the_same_errors() -> None:
+    # The loader inlines $refs for speed; jsonschema must report exactly what it did before.
+    documents: list[Any] = [
+        {"version": 2, "lists": 5},
+        {"version": 1, "lists": [{"repository": 1, "tags": ["-bad", 2], "format": "x"}]},
+        {
+            "version": 1,
+            "defaults": {"format": "zip"},
+            "registries": {"BAD HOST": {"username_env": "1x", "parallelism": 0}},
+            "lists": [
+                {
+                    "repository": "a.io/b",
+                    "tags": [],
+                    "manifests": [
+                        {"image": "", "platform": {"os": 1}, "platforms": ["linux", 3]},
+                        {"image": "a.io/b:1", "platform": "LINUX/amd64/v8/x"},
+                        "not a mapping",
+                    ],
+                }
+            ],
+        },
+    ]
+    inlined = loader._make_validator(_schema())
+    plain = Draft202012Validator(_schema())
+    for document in documents:
+
+        def seen(validator: Any, doc: Any = document) -> list[tuple[object, ...]]:
+            errors = validator.iter_errors(doc)
+            return sorted(
+                (e.validator, e.message, tuple(e.absolute_path), str(e.schema.get("type")))
+                for e in errors
+            )
+
+        assert seen(inlined) == seen(plain) != []
+    assert "$ref" not in json.dumps(loader._inline_refs(_schema(), _schema()["$defs"], frozenset()))
+
+
+def _written_nodes(text: str) -> int:
+    """Nodes as the composer counts them: every value and every mapping key."""
+    stack: list[Any] = [loader._compose(text, "big.yaml")]
+    count = 0
+    while stack:
+        node = stack.pop()
+        count += 1
+        if isinstance(node, MappingNode):
+            stack.extend(part for pair in node.value for part in pair)
+        elif isinstance(node, SequenceNode):
+            stack.extend(node.value)
+    return count
+
+
+def _lists_config(count: int) -> str:
+    """``count`` one-tag lists of 3 entries with platforms, named as real registries are."""
+    lines = ["version: 1", "lists:"]
+    platforms = ("linux/amd64", "linux/arm64/v8", "linux/arm/v7")
+    for i in range(count):
+        repository = f"registry.example.com/platform-team/service-{i:05d}"
+        lines += [f"  - repository: {repository}", f"    tags: [1.2.{i}]", "    manifests:"]
+        for platform in platforms:
+            arch = platform.split("/", 1)[1].replace("/", "")
+            lines.append(f"      - image: {repository}:1.2.{i}-linux-{arch}")
+            lines.append(f"        platform: {platform}")
+    return "\n".join(lines) + "\n"
+
+
+def test_a_config_of_10000_tags_fits_the_limits_with_room() -> None:
+    # Measured on 100 lists and scaled: nodes and bytes grow linearly with the lists, and
+    # loading the full 10,000 takes seconds. Room: real names can be longer than these.
+    small = _lists_config(100)
+    written = _written_nodes(small)
+    nodes = written * 100
+    size = len(_lists_config(10_000).encode())
+    assert nodes * 1.25 < MAX_NODES, nodes
+    assert size * 1.3 < MAX_FILE_BYTES, size
+
+
+def test_written_nodes_are_counted_as_the_composer_counts_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # What makes the scaled figure above trustworthy: exactly that many nodes load ...
+    small = _lists_config(10)
+    monkeypatch.setattr(loader, "MAX_NODES", _written_nodes(small))
+    assert len(load_config_text(small, "big.yaml").lists) == 10
+    # ... and one fewer allowed is refused.
+    monkeypatch.setattr(loader, "MAX_NODES", _written_nodes(small) - 1)
+    with pytest.raises(ConfigError, match="too many nodes"):
+        load_config_text(small, "big.yaml")
+
+
+def test_a_config_of_1000_lists_loads() -> None:
+    config = load_config_text(_lists_config(1000), "big.yaml")
+    assert len(config.lists) == 1000
+    last = config.lists[-1]
+    assert last.tags == ("1.2.999",) and len(last.manifests) == 3
+    assert last.manifests[2].platform == Platform("linux", "arm", "v7")
+    assert last.location == Location("big.yaml", 2 + 999 * 9 + 1, 5)
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+@pytest.mark.parametrize("text", [VALID_HEAD + "    manifests: [{image: a.io/b:1}]\n", "x: [1"])
+def test_the_garbage_collector_is_left_as_it_was(enabled: bool, text: str) -> None:
+    # Loading pauses the collector for speed; it must be back as it was however loading ends.
+    was = gc.isenabled()
+    try:
+        if enabled:
+            gc.enable()
+        else:
+            gc.disable()
+        with contextlib.suppress(ConfigError):
+            load_config_text(text, "gc.yaml")
+        assert gc.isenabled() is enabled
+    finally:
+        if was:
+            gc.enable()
+        else:
+            gc.disable()
+
+
+@pytest.mark.parametrize(
+    ("char", "escaped"),
+    [
+        ("\u2028", "\\u2028"),
+        ("\x85", "\\u0085"),
+        ("\x9b", "\\u009b"),
+        ("\x1b", "\\u001b"),
+        ("\u200b", "\\u200b"),
+        ("\xa0", "\\u00a0"),
+        ("\ud800", "\\ud800"),
+        ("\U000e0001", "\\udb40\\udc01"),
+    ],
+)
+def test_unprintable_characters_are_escaped_in_messages(char: str, escaped: str) -> None:
+    key = json.dumps("lists" + char)  # a YAML escape puts any character into a key
+    with pytest.raises(ConfigError) as caught:
+        load_config_text(f"version: 1\nlists: []\n{key}: 1\n", "u.yaml")
+    (problem,) = [p for p in caught.value.problems if "unknown key" in p.message]
+    assert f'unknown key "lists{escaped}"' in problem.message
+    assert problem.message.isprintable()
+
+
+def test_printable_text_is_quoted_as_written() -> None:
+    assert loader._quote('é ü 😀 "x"') == '"é ü 😀 \\"x\\""'

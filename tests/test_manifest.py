@@ -15,6 +15,7 @@ from mplat.manifest import (
     ImageManifest,
     Index,
     ManifestError,
+    is_descriptor_digest,
     is_digest,
     parse_descriptor,
     parse_manifest,
@@ -591,3 +592,69 @@ def test_parse_descriptor_null_optional_fields_are_absent() -> None:
         "x",
     )
     assert d == Descriptor(mt.OCI_MANIFEST, DA, 0)
+
+
+# --- registry text in messages -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "fragment"),
+    [
+        (b'{"schemaVersion": 2, "x": ' + b"1" * 5000 + b"}", "not valid JSON (ValueError)"),
+        (b'{"schemaVersion": 2, "manifests": [{"size": -' + b"9" * 4301 + b"}]}", "not valid JSON"),
+    ],
+)
+def test_parse_rejects_numbers_python_cannot_read(data: bytes, fragment: str) -> None:
+    _rejects(data, fragment)
+
+
+@pytest.mark.parametrize(
+    ("media_type", "shown"),
+    [
+        ("a\nb", "unsupported manifest media type 'a\\nb'"),
+        ("a\u2028b", "unsupported manifest media type 'a\\u2028b'"),
+        ("\x1b[2Jx", "unsupported manifest media type '\\x1b[2Jx'"),
+        (" padded ", "unsupported manifest media type ' padded '"),
+        ("x" * 5000, "unsupported manifest media type '" + "x" * 100 + "'…"),
+    ],
+)
+def test_registry_media_types_are_escaped_in_messages(media_type: str, shown: str) -> None:
+    message = _rejects(_dump(_index_doc(mediaType=media_type)), shown)
+    assert message.isprintable() and message == shown
+
+
+def test_registry_content_type_is_escaped_in_messages() -> None:
+    message = _rejects(_dump(_index_doc()), "Content-Type '\\x1b[2j\\x9b31m'", "\x1b[2J\x9b31m")
+    assert message.isprintable()
+    assert message.startswith(f"manifest says mediaType {mt.OCI_INDEX} but the registry sent")
+
+
+def test_descriptor_values_are_escaped_and_cut_in_messages() -> None:
+    doc = _index_doc()
+    doc["manifests"][0]["digest"] = "sha256:\u2028" + "a" * 500
+    message = _rejects(_dump(doc), "manifests[0]: descriptor digest 'sha256:\\u2028aaa")
+    assert message.isprintable() and len(message) < 200
+    doc["manifests"][0].update(digest=DA, size=[1, 2])
+    _rejects(_dump(doc), "descriptor size a JSON array is not a non-negative integer")
+
+
+def test_schema_version_is_shown_as_a_value() -> None:
+    _rejects(_dump(_index_doc(schemaVersion="2")), "unsupported manifest (schemaVersion '2')")
+    _rejects(_dump(_index_doc(schemaVersion={"a": 1})), "(schemaVersion a JSON object)")
+
+
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [
+        (DA, True),
+        ("sha512:" + "ab" * 64, True),
+        ("sha256:" + "A" * 64, False),
+        ("sha256:" + "a" * 63, False),
+        (DA + "\n", False),
+        ("nope", False),
+        (None, False),
+        (5, False),
+    ],
+)
+def test_is_descriptor_digest(value: object, valid: bool) -> None:
+    assert is_descriptor_digest(value) is valid

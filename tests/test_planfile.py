@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,15 @@ from mplat.plan import (
     PlanError,
     compare,
 )
-from mplat.planfile import FORMAT, VERSION, PlanFileError, dump_plan, load_plan, save_plan
+from mplat.planfile import (
+    FORMAT,
+    MAX_PLAN_BYTES,
+    VERSION,
+    PlanFileError,
+    dump_plan,
+    load_plan,
+    save_plan,
+)
 from mplat.platform import Platform
 
 DA = "sha256:" + "a" * 64
@@ -314,8 +323,10 @@ def test_failed_save_keeps_the_old_file_and_cleans_up(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "replace", broken_replace)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(PlanFileError) as info:
         save_plan(sample_plan(), path)
+    # One line naming the path the user gave, not the temporary file the error was about.
+    assert str(info.value) == f"{path}: cannot write plan (No space left on device)"
     assert path.read_text() == "previous plan"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.json"]
 
@@ -344,3 +355,228 @@ def test_save_relative_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.chdir(tmp_path)
     save_plan(Plan(()), "plan.json")
     assert load_plan("plan.json") == Plan(())
+
+
+def test_failed_save_into_a_missing_directory_names_the_target(tmp_path: Path) -> None:
+    target = tmp_path / "missing" / "plan.json"
+    with pytest.raises(PlanFileError) as info:
+        save_plan(sample_plan(), target)
+    assert str(info.value) == f"{target}: cannot write plan (No such file or directory)"
+
+
+def test_save_refuses_a_directory(tmp_path: Path) -> None:
+    with pytest.raises(PlanFileError) as info:
+        save_plan(sample_plan(), tmp_path)
+    assert str(info.value) == f"{tmp_path}: cannot write plan (is a directory)"
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.timeout(20)
+def test_save_never_replaces_something_that_is_not_a_regular_file(tmp_path: Path) -> None:
+    # os.replace would turn a FIFO or a device (as root: /dev/null itself) into a plain file.
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    link = tmp_path / "link"
+    link.symlink_to(fifo)
+    for target in (fifo, link):
+        with pytest.raises(PlanFileError) as info:
+            save_plan(sample_plan(), target)
+        assert str(info.value) == f"{target}: cannot write plan (not a regular file)"
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and link.is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo", "link"]
+
+
+# --- files that are not plans at all -----------------------------------------------------------
+
+
+@pytest.mark.timeout(20)
+def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    fifo = tmp_path / "plan.json"
+    os.mkfifo(fifo)
+    _load_fails(fifo, "not a regular file, so not a plan file")
+
+
+def test_a_device_is_refused_without_reading_it() -> None:
+    _load_fails(Path("/dev/zero"), "not a regular file, so not a plan file")
+
+
+def test_a_huge_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    with path.open("wb") as f:
+        f.truncate(MAX_PLAN_BYTES + 1)  # sparse: refused by its size, nothing is parsed
+    _load_fails(path, f"too large for a plan file (more than {MAX_PLAN_BYTES} bytes)")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b'{"format": "mplat-plan", "version": 1, "changes": [], "x": ' + b"1" * 5000 + b"}"],
+)
+def test_numbers_python_cannot_read_are_not_json(tmp_path: Path, raw: bytes) -> None:
+    path = tmp_path / "p.json"
+    path.write_bytes(raw)
+    _load_fails(path, "not a plan file (not JSON)")
+
+
+# --- every field is checked while loading --------------------------------------------------------
+
+
+def _set(doc: dict[str, Any], path: tuple[str | int, ...], value: object) -> None:
+    target: Any = doc
+    for part in path[:-1]:
+        target = target[part]
+    target[path[-1]] = value
+
+
+BAD_FIELDS: dict[str, tuple[tuple[str | int, ...], object, str]] = {
+    "infinite size": (
+        ("changes", 0, "after", "manifests", 0, "size"),
+        float("inf"),
+        "changes[0].after.manifests[0].size: expected a whole number >= 0, got inf",
+    ),
+    "negative size": (
+        ("changes", 0, "desired", "children", 0, "size"),
+        -1,
+        "changes[0].desired.children[0].size: expected a whole number >= 0, got -1",
+    ),
+    "boolean size": (
+        ("changes", 0, "desired", "children", 0, "blobs", 0, "size"),
+        True,
+        "changes[0].desired.children[0].blobs[0].size: expected a whole number >= 0, got True",
+    ),
+    "platform is a list": (
+        ("changes", 0, "after", "manifests", 0, "platform"),
+        ["linux"],
+        "changes[0].after.manifests[0].platform: expected an object, got a list",
+    ),
+    "platform without architecture": (
+        ("changes", 0, "after", "manifests", 0, "platform"),
+        {"os": "linux"},
+        "changes[0].after.manifests[0].platform: platform field 'architecture' is missing",
+    ),
+    "null warning": (
+        ("changes", 1, "warnings"),
+        [None],
+        "changes[1].warnings[0]: expected a string, got None",
+    ),
+    "diff line that is a list": (
+        ("changes", 1, "diff"),
+        [["~ x"]],
+        "changes[1].diff[0]: expected a string, got a list",
+    ),
+    "numeric error message": (("errors", 0, "message"), 5, "errors[0].message: expected a string"),
+    "tags of an error": (("errors", 0, "tags"), "x", "errors[0].tags: expected a list, got 'x'"),
+    "media type that is an object": (
+        ("changes", 0, "after", "manifests", 0, "mediaType"),
+        {"a": 1},
+        "changes[0].after.manifests[0].mediaType: expected a string, got an object",
+    ),
+    "digest that is an object": (
+        ("changes", 0, "after", "digest"),
+        {"a": 1},
+        "changes[0].after.digest: expected a digest, got an object",
+    ),
+    "digest with a newline": (
+        ("changes", 0, "after", "manifests", 0, "digest"),
+        DA + "\n",
+        "changes[0].after.manifests[0].digest: expected a digest, got 'sha256:",
+    ),
+    "upper-case sha256": (
+        ("changes", 1, "live_digest"),
+        DA.upper(),
+        "changes[1].live_digest: expected a digest",
+    ),
+    "annotation that is a number": (
+        ("changes", 1, "before", "annotations", "a"),
+        1,
+        "changes[1].before.annotations['a']: expected a string, got 1",
+    ),
+    "source digest that is null": (
+        ("changes", 0, "desired", "sources", f"{SRC}:amd64"),
+        None,
+        f"changes[0].desired.sources['{SRC}:amd64']: expected a string, got None",
+    ),
+    "repository that is not normalised": (
+        ("changes", 0, "repository"),
+        "busybox",
+        "changes[0].repository: expected a repository name (registry/path), got 'busybox'",
+    ),
+    "repository with a tag": (
+        ("changes", 0, "desired", "repository"),
+        REPO + ":latest",
+        "changes[0].desired.repository: expected a repository name",
+    ),
+    "source with a control character": (
+        ("changes", 0, "desired", "children", 0, "source"),
+        SRC + "\x1b[2J",
+        "changes[0].desired.children[0].source: expected a repository name (registry/path), "
+        "got 'localhost:5000/acme/src\\x1b[2J'",
+    ),
+    "tag that is not a tag": (
+        ("changes", 0, "tag"),
+        "../latest",
+        "changes[0].tag: expected a tag, got '../latest'",
+    ),
+    "unknown blob copy": (
+        ("changes", 0, "desired", "children", 0, "blobs", 0, "how"),
+        "teleport",
+        "changes[0].desired.children[0].blobs[0].how: expected one of 'mount', 'copy', got "
+        "'teleport'",
+    ),
+    "desired media type of an image": (
+        ("changes", 0, "desired", "media_type"),
+        mt.OCI_MANIFEST,
+        "changes[0].desired.media_type: expected one of",
+    ),
+    "after is an image": (
+        ("changes", 0, "after"),
+        {"kind": "image", "mediaType": mt.OCI_MANIFEST, "digest": DA},
+        "changes[0].after: expected a list or null, got an image",
+    ),
+    "prevent_destroy that is a string": (
+        ("changes", 0, "prevent_destroy"),
+        "no",
+        "changes[0].prevent_destroy: expected true or false, got 'no'",
+    ),
+    "kind that is unknown": (
+        ("changes", 1, "before", "kind"),
+        "tarball",
+        "changes[1].before.kind: expected one of 'image', 'list', got 'tarball'",
+    ),
+    "very long text is cut": (
+        ("changes", 0, "tag"),
+        "x" * 10_000,
+        "changes[0].tag: expected a tag, got 'xxxxxxxx",
+    ),
+}
+
+
+@pytest.mark.parametrize(("path", "value", "fragment"), BAD_FIELDS.values(), ids=BAD_FIELDS)
+def test_every_field_is_checked_while_loading(
+    tmp_path: Path, path: tuple[str | int, ...], value: object, fragment: str
+) -> None:
+    plan_path, doc = _saved(tmp_path)
+    _set(doc, path, value)
+    message = _load_fails(_write(plan_path, doc), f"malformed plan file ({fragment}")
+    assert message.startswith(f"{plan_path}: malformed plan file (") and message.endswith(")")
+    assert message.isprintable() and len(message) < 300 + len(str(plan_path))
+
+
+def test_a_change_to_write_needs_its_after_view(tmp_path: Path) -> None:
+    path, doc = _saved(tmp_path)
+    doc["changes"][0]["after"] = None
+    _load_fails(_write(path, doc), "changes[0]: a change with a list to write needs its after")
+
+
+def test_platforms_are_loaded_in_the_form_mplat_writes(tmp_path: Path) -> None:
+    # Unknown keys are dropped and empty optional fields read as absent, as from a registry.
+    path, doc = _saved(tmp_path)
+    doc["changes"][1]["before"]["manifests"][0]["platform"] = {
+        "os": "linux",
+        "architecture": "arm",
+        "variant": "",
+        "features": ["sse4"],
+    }
+    loaded = load_plan(_write(path, doc))
+    before = loaded.changes[1].before
+    assert isinstance(before, ListView)
+    assert before.entries[0].platform == {"architecture": "arm", "os": "linux"}

@@ -6,19 +6,16 @@ itself is asked whether every child and blob is in the target repository.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import tracemalloc
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from mplat import mediatypes as mt
-from mplat.apply import Applier
-from mplat.config.loader import load_config
-from mplat.planner import build_plan
-from mplat.registry.client import RegistryPool
 from tests.support.cli import run_cli, write_config
 from tests.support.registry import RegistryServer
 from tests.support.seed import (
@@ -105,27 +102,43 @@ def test_cross_registry_copy_streams_blobs(
     plan = run_cli("plan", "-f", str(cfg))
     assert "blobs: 0 to mount (0 B), 5 to copy" in plan.out, plan.out
 
-    async def apply() -> None:
-        config = load_config(cfg)
-        pool = RegistryPool(
-            settings_for=lambda r: (False, None, None), credential_for=lambda r: None
-        )
-        try:
-            planned = await build_plan(config.lists, pool)
-            result = await Applier(pool).apply(planned)
-            assert not result.failed, result.failed
-        finally:
-            await pool.aclose()
-
-    tracemalloc.start()
-    asyncio.run(apply())
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
+    # The apply runs in a fresh interpreter so that tracemalloc sees mplat alone, not the
+    # threads other tests of the session left behind.
+    proc = subprocess.run(
+        [sys.executable, "-c", MEASURED_APPLY, str(cfg)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "MPLAT_CACHE_DIR": str(tmp_path / "cache")},
+    )
+    peak = int(proc.stdout.split()[-1])
     # 36 MiB of layers went through; memory must not hold them, nor even one of them, whole.
     assert peak < big * 0.75, f"peak traced memory {peak} bytes"
     index = assert_complete(registry, repo, "v1")
     assert [m["digest"] for m in index["manifests"]] == [amd.digest, arm.digest]
     assert run_cli("plan", "-f", str(cfg), "--detailed-exitcode").code == 0
+
+
+MEASURED_APPLY = """
+import asyncio, sys, tracemalloc
+from mplat.apply import Applier
+from mplat.config.loader import load_config
+from mplat.planner import build_plan
+from mplat.registry.client import RegistryPool
+
+async def apply() -> None:
+    config = load_config(sys.argv[1])
+    pool = RegistryPool(settings_for=lambda r: (False, None, None), credential_for=lambda r: None)
+    try:
+        result = await Applier(pool).apply(await build_plan(config.lists, pool))
+        assert not result.failed, result.failed
+    finally:
+        await pool.aclose()
+
+tracemalloc.start()
+asyncio.run(apply())
+print(tracemalloc.get_traced_memory()[1])
+"""
 
 
 def seed_buildx_like_index(registry: RegistryServer, repo: str) -> dict[str, Any]:

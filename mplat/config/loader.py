@@ -12,7 +12,9 @@ mistakes at once and each one where it was written:
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import gc
 import importlib.resources
 import json
 import os
@@ -46,10 +48,14 @@ from mplat.reference import Reference, ReferenceError, parse_reference, validate
 
 __all__ = ["MAX_DEPTH", "MAX_FILE_BYTES", "MAX_NODES", "load_config", "load_config_text"]
 
-MAX_FILE_BYTES = 8 * 1024 * 1024
-"""A real config is a few KiB; anything this big is a mistake or an attack."""
-MAX_NODES = 200_000
-"""Bound on values after alias expansion, so a "billion laughs" file fails in milliseconds."""
+MAX_FILE_BYTES = 6 * 1024 * 1024
+"""A config of 10,000 one-tag lists of 3 entries with platforms is 3-4.5 MB, so this leaves
+room; parsing costs up to ~1.2 s per MiB of hostile YAML (pure-Python ruamel), so it also
+bounds the time a hostile file can take."""
+MAX_NODES = 300_000
+"""Bound on values written and after alias expansion, so a "billion laughs" file fails fast.
+10,000 one-tag lists of 3 entries need 170,000 (image only) to 230,000 (with platform
+strings); at ~25 µs a node to parse and check, it also bounds the worst file to ~8 s."""
 MAX_DEPTH = 64
 """Bound on nesting (ours needs about 10), which also stops recursive aliases like ``&a [*a]``."""
 
@@ -87,7 +93,11 @@ def load_config_text(text: str | bytes, filename: str) -> Config:
     elif len(text) > MAX_FILE_BYTES:
         _check_size(len(text.encode("utf-8", "surrogatepass")), filename)
     text = text.removeprefix("\ufeff")  # a BOM is not a column editors count
+    with _gc_paused():
+        return _load(text, filename)
 
+
+def _load(text: str, filename: str) -> Config:
     root = _compose(text, filename)
     if root is None or (isinstance(root, ScalarNode) and root.tag == _NULL):
         raise _fail(filename, 0, 0, _EMPTY)
@@ -113,6 +123,21 @@ def load_config_text(text: str | bytes, filename: str) -> Config:
     if problems or config is None:
         raise ConfigError(_dedupe(problems))
     return config
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Loading allocates hundreds of thousands of small objects and frees them by refcount;
+    the cyclic collector would rescan them all again and again (a quarter of the time of a
+    10,000-tag config) and find nothing to free. Its state is restored however loading ends.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 # --------------------------------------------------------------------------------------------
@@ -238,7 +263,7 @@ def _mark(node: Node) -> tuple[int, int]:
 
 
 def _compose(text: str, filename: str) -> Node | None:
-    yaml = YAML(typ="rt")
+    yaml = YAML(typ="safe", pure=True)
     yaml.Composer = _BoundedComposer
     try:
         return cast("Node | None", yaml.compose(text))
@@ -358,7 +383,7 @@ class _Converter:
             # An empty value ("format:") starts wherever the next token is; its key is clearer.
             where = key if key is not None and node.value == "" and tag == _NULL else None
             self.origins[path] = _Origin(where or self._loc(node), key, node.value)
-            return self._scalar(node)
+            return self._scalar(node, tag)
         self.origins[path] = _Origin(self._loc(node), key)
         if isinstance(node, SequenceNode):
             if tag != _SEQ:
@@ -382,8 +407,8 @@ class _Converter:
             return result
         raise _Limit(node, "unsupported YAML node")  # pragma: no cover - ruamel has 3 node kinds
 
-    def _scalar(self, node: ScalarNode) -> object:
-        tag, text = node.tag, node.value
+    def _scalar(self, node: ScalarNode, tag: str | None) -> object:
+        text = node.value
         if tag in (_STR, _TIMESTAMP):
             # A date stays the text the user wrote: JSON has no date type, annotations want text.
             return text
@@ -443,6 +468,8 @@ def _show_tag(tag: str | None) -> str:
 
 
 def _parse_int(text: str) -> int | str:
+    if text.isascii() and text.isdigit() and len(text) <= 4300:
+        return int(text)  # the common case, quickly; int() refuses more than 4300 digits
     digits = text.replace("_", "")
     sign = -1 if digits.startswith("-") else 1
     digits = digits.lstrip("+-")
@@ -509,9 +536,23 @@ def _prefixed(path: JSONPath, message: str) -> str:
 
 
 def _quote(text: str, limit: int = 80) -> str:
+    """JSON-quote user text for a message, escaping everything unprintable as ``\\uXXXX``.
+
+    Line separators, NEL, C1 controls, zero-width and no-break spaces and lone surrogates
+    would otherwise split the line, drive the terminal, or make two keys look the same.
+    """
     if len(text) > limit:
         text = text[: limit - 1] + "…"
-    return json.dumps(text, ensure_ascii=False)
+    quoted = json.dumps(text, ensure_ascii=False)
+    if quoted.isprintable():
+        return quoted
+    return "".join(char if char.isprintable() else _escape(char) for char in quoted)
+
+
+def _escape(char: str) -> str:
+    # UTF-16 units, as JSON spells characters beyond U+FFFF; surrogatepass keeps lone halves.
+    units = char.encode("utf-16-be", "surrogatepass")
+    return "".join(f"\\u{units[i]:02x}{units[i + 1]:02x}" for i in range(0, len(units), 2))
 
 
 def _describe(value: object, origin: _Origin | None, *, kind: bool = False) -> str:
@@ -581,6 +622,32 @@ def _load_schema() -> dict[str, Any]:
     return cast("dict[str, Any]", json.loads(resource.read_text(encoding="utf-8")))
 
 
+_ANNOTATIONS = frozenset({"description", "markdownDescription", "title", "examples", "default"})
+_DEFS = "#/$defs/"
+
+
+def _inline_refs(node: object, defs: Mapping[str, Any], seen: frozenset[str]) -> object:
+    """Replace each ``{"$ref": "#/$defs/x"}`` with the schema it names: the same checks.
+
+    jsonschema resolves a ``$ref`` anew for every value it checks, which was most of the
+    schema pass on a large config. Only refs whose siblings are annotations are inlined, and
+    a recursive ref is left as it is.
+    """
+    if isinstance(node, list):
+        return [_inline_refs(item, defs, seen) for item in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith(_DEFS) and set(node) - {"$ref"} <= _ANNOTATIONS:
+        name = ref.removeprefix(_DEFS)
+        target = defs.get(name)
+        if isinstance(target, dict) and name not in seen:
+            inlined = _inline_refs(target, defs, seen | {name})
+            assert isinstance(inlined, dict)
+            return {**inlined, **{k: v for k, v in node.items() if k != "$ref"}}
+    return {key: _inline_refs(value, defs, seen) for key, value in node.items()}
+
+
 def _make_validator(schema: Mapping[str, Any]) -> Validator:
     # JSON Schema counts 8.0 as an integer; in YAML it is visibly a float, so refuse it.
     def is_integer(_checker: object, value: object) -> bool:
@@ -588,7 +655,8 @@ def _make_validator(schema: Mapping[str, Any]) -> Validator:
 
     checker = Draft202012Validator.TYPE_CHECKER.redefine("integer", is_integer)
     extend: Callable[..., type[Validator]] = validators.extend  # untyped in the stubs
-    return extend(Draft202012Validator, type_checker=checker)(schema)
+    inlined = _inline_refs(schema, schema.get("$defs", {}), frozenset())
+    return extend(Draft202012Validator, type_checker=checker)(cast("Mapping[str, Any]", inlined))
 
 
 def _check_schema(

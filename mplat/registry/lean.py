@@ -46,8 +46,10 @@ class _Connection:
         return not (self.reader.at_eof() or self.writer.is_closing() or buffered)
 
     def close(self) -> None:
+        # abort(), not close(): the socket goes now, not on a later loop iteration that may
+        # never come, and a server still sending (a hostile body) sees the hang-up at once.
         with contextlib.suppress(Exception):
-            self.writer.close()
+            self.writer.transport.abort()
 
 
 def _timeouts(request: httpx.Request) -> dict[str, float | None]:

@@ -374,6 +374,8 @@ class _Handler(BaseHTTPRequestHandler):
             try:
                 self.wfile.write(chunk)
             except OSError:
+                # The client reset the connection while we were still sending: it hung up.
+                stats.hung_up.add(request.path)
                 self.close_connection = True
                 return
             stats.sent[request.path] += len(chunk)
