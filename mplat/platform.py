@@ -67,7 +67,7 @@ def _required_str(obj: Mapping[object, object], key: str) -> str:
     return value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Platform:
     """One ``platform`` object; fields hold values as declared or as read, not normalised."""
 

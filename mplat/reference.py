@@ -136,7 +136,7 @@ def _looks_like_domain(component: str) -> bool:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Reference:
     """A normalised reference; construction validates, so every value round-trips via str()."""
 

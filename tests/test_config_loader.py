@@ -1095,7 +1095,7 @@ def test_inlined_schema_refs_give_the_same_errors() -> None:
 
 def _written_nodes(text: str) -> int:
     """Nodes as the composer counts them: every value and every mapping key."""
-    stack: list[Any] = [loader._compose(text, "big.yaml")]
+    stack: list[Any] = [loader._compose(text, "big.yaml")[0]]
     count = 0
     while stack:
         node = stack.pop()
@@ -1198,3 +1198,28 @@ def test_unprintable_characters_are_escaped_in_messages(char: str, escaped: str)
 
 def test_printable_text_is_quoted_as_written() -> None:
     assert loader._quote('é ü 😀 "x"') == '"é ü 😀 \\"x\\""'
+
+
+def test_anchors_and_merges_still_expand_when_items_are_released() -> None:
+    # Sequence items are released as they are converted, except in files with anchors,
+    # where an alias or a merge key may walk the same nodes again.
+    text = """\
+version: 1
+x-common: &entries
+  - image: localhost:5000/acme/app:amd64
+  - image: localhost:5000/acme/app:arm64
+x-list: &base
+  repository: localhost:5000/acme/app
+  manifests: *entries
+lists:
+  - <<: *base
+    tags: [a]
+  - <<: *base
+    tags: [b]
+  - repository: localhost:5000/acme/other
+    tags: [c]
+    manifests: *entries
+"""
+    config = load_config_text(text, "anchors.yaml")
+    assert [len(spec.manifests) for spec in config.lists] == [2, 2, 2]
+    assert [spec.tags for spec in config.lists] == [("a",), ("b",), ("c",)]

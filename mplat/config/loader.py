@@ -29,6 +29,7 @@ from jsonschema.protocols import Validator
 from ruamel.yaml import YAML
 from ruamel.yaml.composer import Composer
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import AliasEvent
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
 
@@ -98,7 +99,7 @@ def load_config_text(text: str | bytes, filename: str) -> Config:
 
 
 def _load(text: str, filename: str) -> Config:
-    root = _compose(text, filename)
+    root, anchored = _compose(text, filename)
     if root is None or (isinstance(root, ScalarNode) and root.tag == _NULL):
         raise _fail(filename, 0, 0, _EMPTY)
     if not isinstance(root, MappingNode):
@@ -108,8 +109,9 @@ def _load(text: str, filename: str) -> Config:
             filename, line, column, f"expected a mapping with version and lists, got {kind}"
         )
 
-    converter = _Converter(filename)
+    converter = _Converter(filename, anchored)
     data = converter.convert(root)
+    del root
     if converter.problems:
         # Duplicate keys or unknown tags make the data ambiguous; checking further would guess.
         raise ConfigError(_dedupe(converter.problems))
@@ -244,29 +246,37 @@ class _BoundedComposer(Composer):
         self.warn_double_anchors = False
         self.mplat_nodes = 0
         self.mplat_depth = 0
+        self.mplat_anchored: set[int] = set()
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         self.mplat_nodes += 1
+        event = self.parser.peek_event()
         if self.mplat_nodes > MAX_NODES:
-            raise _TooManyWritten(problem_mark=self.parser.peek_event().start_mark)
+            raise _TooManyWritten(problem_mark=event.start_mark)
         self.mplat_depth += 1
         try:
             if self.mplat_depth > MAX_DEPTH:
-                raise _TooDeep(problem_mark=self.parser.peek_event().start_mark)
-            return super().compose_node(parent, index)
+                raise _TooDeep(problem_mark=event.start_mark)
+            node = super().compose_node(parent, index)
         finally:
             self.mplat_depth -= 1
+        if getattr(event, "anchor", None) is not None and not isinstance(event, AliasEvent):
+            self.mplat_anchored.add(id(node))
+        node.end_mark = None  # Never read; a Mark per node is memory on 10,000-list files.
+        return node
 
 
 def _mark(node: Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
-def _compose(text: str, filename: str) -> Node | None:
+def _compose(text: str, filename: str) -> tuple[Node | None, set[int]]:
+    """The node tree, and the ids of anchored nodes (which aliases may share)."""
     yaml = YAML(typ="safe", pure=True)
     yaml.Composer = _BoundedComposer
     try:
-        return cast("Node | None", yaml.compose(text))
+        root = cast("Node | None", yaml.compose(text))
+        return root, yaml.composer.mplat_anchored
     except _TooDeep as exc:
         line, column = _mark_of(exc)
         raise _fail(filename, line, column, _TOO_DEEP) from None
@@ -325,7 +335,7 @@ def _yaml_message(exc: MarkedYAMLError) -> str:
 # Nodes -> plain Python, with origins
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Origin:
     """Where a value (and the key naming it, if any) was written; ``text`` is scalar source."""
 
@@ -348,11 +358,12 @@ class _Converter:
     depth bounds stop alias bombs and self-referencing anchors.
     """
 
-    def __init__(self, filename: str) -> None:
+    def __init__(self, filename: str, anchored: set[int] | None = None) -> None:
         self.filename = filename
         self.origins: dict[JSONPath, _Origin] = {}
         self.problems: list[ConfigProblem] = []
         self._count = 0
+        self._anchored = anchored or set()
 
     def convert(self, root: Node) -> object:
         try:
@@ -390,10 +401,19 @@ class _Converter:
                 self._problem(
                     node, f"unsupported YAML tag {_show_tag(tag)} (only plain lists are allowed)"
                 )
-            return [
-                self._value(item, (*path, index), depth + 1, None)
-                for index, item in enumerate(node.value)
-            ]
+            items = node.value
+            # Each item's subtree is released once converted, so a 10,000-list file never
+            # holds its whole node tree and its converted data at the same time. Only in
+            # files without anchors: aliases and merge keys may walk a subtree again.
+            release = not self._anchored
+            out: list[object] = []
+            for index in range(len(items)):
+                item = items[index]
+                if release:
+                    items[index] = None
+                out.append(self._value(item, (*path, index), depth + 1, None))
+                del item
+            return out
         if isinstance(node, MappingNode):
             if tag != _MAP:
                 self._problem(

@@ -17,7 +17,7 @@ Format = Literal["oci", "docker"]
 State = Literal["present", "absent"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Location:
     """Where a value was written: 1-based line and column, as editors count."""
 
