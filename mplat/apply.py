@@ -8,10 +8,12 @@ tags. A tag is only ever moved to a list whose children are already in place.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from mplat.plan import Change, ChildCopy, Plan
+from mplat.planner import run_bounded
 from mplat.registry.client import RegistryPool
 from mplat.registry.errors import RegistryError
 
@@ -59,12 +61,12 @@ class Applier:
     """Carries one apply: the pool, progress reporting and de-duplication of shared work."""
 
     def __init__(
-        self, pool: RegistryPool, progress: Progress | None = None, groups: int = 16
+        self, pool: RegistryPool, progress: Progress | None = None, groups: int = 32
     ) -> None:
         self.pool = pool
         self.progress = progress or (lambda _msg: None)
         self._once: dict[tuple[str, ...], asyncio.Task[None]] = {}
-        self._groups = asyncio.Semaphore(groups)
+        self.groups_in_flight = groups
 
     def _dedupe(self, key: tuple[str, ...], make: Callable[[], Awaitable[None]]) -> Awaitable[None]:
         """Children and blobs shared by several lists are brought over once."""
@@ -94,7 +96,10 @@ class Applier:
             if c.action in ("create", "update", "repair") and c.desired is not None:
                 groups.setdefault((c.repository, c.desired.digest), []).append(c)
         deletes = [c for c in plan.changes if c.action == "delete"]
-        await asyncio.gather(*(self._apply_group(g, result) for g in groups.values()))
+        await run_bounded(
+            [functools.partial(self._apply_group, g, result) for g in groups.values()],
+            self.groups_in_flight,
+        )
         if deletes:
             from mplat.delete import delete_tags
 
@@ -105,19 +110,18 @@ class Applier:
         first = changes[0]
         assert first.desired is not None
         registry, path = _split(first.repository)
-        async with self._groups:
-            try:
-                await asyncio.gather(
-                    *(self._bring_child(registry, path, copy) for copy in first.children)
-                )
-            except RegistryError as exc:
-                for c in changes:
-                    result.outcomes.append(
-                        Outcome(c.address, c.action, False, f"copying children failed: {exc}")
-                    )
-                return
+        try:
+            await asyncio.gather(
+                *(self._bring_child(registry, path, copy) for copy in first.children)
+            )
+        except RegistryError as exc:
             for c in changes:
-                result.outcomes.append(await self._write_tag(registry, path, c))
+                result.outcomes.append(
+                    Outcome(c.address, c.action, False, f"copying children failed: {exc}")
+                )
+            return
+        for c in changes:
+            result.outcomes.append(await self._write_tag(registry, path, c))
 
     async def _write_tag(self, registry: str, path: str, c: Change) -> Outcome:
         assert c.desired is not None

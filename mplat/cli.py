@@ -265,7 +265,7 @@ async def _make_plan(args: argparse.Namespace, config: Config, pool: RegistryPoo
 
 
 def _print_plan(args: argparse.Namespace, plan: Plan) -> None:
-    from mplat.output import Style, plan_to_json, render_plan
+    from mplat.output import Style, plan_lines, plan_to_json
 
     if args.json:
         import json
@@ -274,7 +274,8 @@ def _print_plan(args: argparse.Namespace, plan: Plan) -> None:
         return
     style = _style(args)
     assert isinstance(style, Style)
-    sys.stdout.write(render_plan(plan, style))
+    for line in plan_lines(plan, style):
+        sys.stdout.write(line + "\n")
 
 
 def _blocked_message(plan: Plan) -> str | None:

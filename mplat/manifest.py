@@ -63,7 +63,7 @@ def _shown_value(value: object) -> str:
     return text if len(text) <= _SHOWN_LIMIT else text[:_SHOWN_LIMIT] + "…"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Descriptor:
     """A content descriptor: what one entry of an index, or a config/layer, points at."""
 
@@ -103,7 +103,7 @@ class Descriptor:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Index:
     """A Docker manifest list or an OCI image index."""
 
@@ -112,7 +112,7 @@ class Index:
     annotations: Mapping[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ImageManifest:
     """A single-platform image manifest: the only part mplat needs is what it references."""
 

@@ -5,6 +5,7 @@ The JSON form is a contract (``format_version`` "1"): fields are only ever added
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from mplat.apply import ApplyResult
@@ -58,40 +59,43 @@ def human_bytes(n: int) -> str:
 
 
 def render_plan(plan: Plan, style: Style | None = None) -> str:
+    return "".join(line + "\n" for line in plan_lines(plan, style))
+
+
+def plan_lines(plan: Plan, style: Style | None = None) -> Iterator[str]:
+    """The plan as text, line by line: 10,000 changes are written, never held as one string."""
     s = style or Style(False)
-    out: list[str] = []
-    changes = [c for c in plan.changes if c.action != "no-op"]
-    if changes:
-        out.append("mplat will perform the following actions:\n")
-    for c in changes:
-        out.extend(_render_change(c, s))
-        out.append("")
+    if plan.has_changes:
+        yield "mplat will perform the following actions:\n"
+    for c in plan.changes:
+        if c.action != "no-op":
+            yield from _render_change(c, s)
+            yield ""
     copies = _copy_summary(plan)
     if copies:
-        out.extend(copies)
-        out.append("")
+        yield from copies
+        yield ""
     for w in sorted({w for c in plan.changes for w in c.warnings}):
-        out.append(s.yellow("Warning: ") + w)
+        yield s.yellow("Warning: ") + w
     for e in plan.errors:
-        out.append(s.red("Error: ") + e.message)
+        yield s.red("Error: ") + e.message
     for registry, budget in sorted(plan.rate_limits.items()):
-        out.append(f"Rate limit: {registry}: {budget}")
+        yield f"Rate limit: {registry}: {budget}"
     if plan.errors or plan.rate_limits or any(c.warnings for c in plan.changes):
-        out.append("")
+        yield ""
     counts = plan.summary()
     if not plan.has_changes:
         if plan.errors:
-            out.append("No changes for the lists that planned; see the errors above.")
+            yield "No changes for the lists that planned; see the errors above."
         else:
-            out.append(s.green("No changes.") + " The registry matches the configuration.")
+            yield s.green("No changes.") + " The registry matches the configuration."
     else:
         repair = f"{counts['repair']} to repair, " if counts["repair"] else ""
-        out.append(
+        yield (
             s.bold("Plan:")
             + f" {counts['create']} to create, {counts['update']} to update, "
             + f"{repair}{counts['delete']} to delete."
         )
-    return "\n".join(out) + "\n"
 
 
 def _render_change(c: Change, s: Style) -> list[str]:

@@ -22,7 +22,7 @@ OWNER_ANNOTATION = "dev.mplat.managed-by"
 OWNER_VALUE = "mplat"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Entry:
     """One entry of a list, as shown in plans and saved in plan files."""
 
@@ -72,7 +72,7 @@ class Entry:
         return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ListView:
     """A list or index reduced to what decides equality."""
 
@@ -118,7 +118,7 @@ class ListView:
         return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ImageView:
     """A tag that holds a single-platform image (or anything that is not a list)."""
 
@@ -140,14 +140,14 @@ def _freeze(value: object) -> object:
     return value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BlobCopy:
     digest: str
     size: int
     how: Literal["mount", "copy"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ChildCopy:
     """A child manifest missing from the target repository and where to get it."""
 
@@ -171,7 +171,7 @@ class ChildCopy:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Desired:
     """The list a set of tags must carry, rendered to its exact bytes."""
 
@@ -190,7 +190,7 @@ class Desired:
         return ListView(self.media_type, self.digest, self.entries, self.annotations)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Change:
     repository: str
     tag: str
@@ -212,7 +212,7 @@ class Change:
         return self.desired.children if self.desired else ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PlanError:
     """A list that could not be planned (bad source, refused platform, registry failure)."""
 
@@ -224,7 +224,7 @@ class PlanError:
         return {"repository": self.repository, "tags": list(self.tags), "message": self.message}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Plan:
     changes: tuple[Change, ...]
     errors: tuple[PlanError, ...] = ()

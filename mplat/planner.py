@@ -9,10 +9,11 @@ the digests differ. All reads for all lists run concurrently, bounded per regist
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 from mplat import mediatypes as mt
 from mplat.config.model import ListSpec
@@ -38,6 +39,7 @@ from mplat.registry.errors import RegistryError
 from mplat.sources import Child, SourceError, SourceResolver
 
 Target = tuple[str, str]  # (normalised repository name, tag)
+T = TypeVar("T")
 
 # Tags other tools own: OCI referrers fallback tags and cosign signatures/attestations/SBOMs.
 _REFERRER_TAG = re.compile(r"^sha256-[0-9a-f]{64}(\.[a-z]+)?$")
@@ -46,6 +48,22 @@ _REFERRER_TAG = re.compile(r"^sha256-[0-9a-f]{64}(\.[a-z]+)?$")
 @dataclass(frozen=True)
 class PlanOptions:
     targets: Collection[Target] | None = None  # --target: only these tags
+    # Lists planned at once. Requests are bounded per registry anyway; this bounds memory:
+    # 10,000 lists must not become 10,000 suspended coroutines holding their partial state.
+    lists_in_flight: int = 64
+
+
+async def run_bounded(jobs: Sequence[Callable[[], Awaitable[T]]], limit: int) -> list[T]:
+    """Run jobs with at most ``limit`` in progress; results in job order."""
+    results: list[T | None] = [None] * len(jobs)
+    queue = iter(enumerate(jobs))
+
+    async def worker() -> None:
+        for index, job in queue:
+            results[index] = await job()
+
+    await asyncio.gather(*(worker() for _ in range(min(limit, len(jobs)))))
+    return results  # type: ignore[return-value]
 
 
 async def build_plan(
@@ -57,10 +75,14 @@ async def build_plan(
     for spec in lists:
         declared.setdefault(spec.repository.name, set()).update(spec.tags)
     prunes = {spec.repository.name: spec for spec in lists if spec.prune}
-    results = await asyncio.gather(
-        *(_plan_list(spec, pool, resolver, options) for spec in lists),
-        *(_plan_prune(spec, declared[name], pool, options) for name, spec in prunes.items()),
-    )
+    jobs: list[Callable[[], Awaitable[tuple[list[Change], list[PlanError]]]]] = [
+        functools.partial(_plan_list, spec, pool, resolver, options) for spec in lists
+    ]
+    jobs += [
+        functools.partial(_plan_prune, spec, declared[name], pool, options)
+        for name, spec in prunes.items()
+    ]
+    results = await run_bounded(jobs, options.lists_in_flight)
     changes: list[Change] = []
     errors: list[PlanError] = []
     for ch, err in results:

@@ -35,7 +35,7 @@ class SourceError(Exception):
         self.location = location
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Child:
     """One resolved child: the descriptor for the list and where the manifest lives."""
 
@@ -45,7 +45,7 @@ class Child:
     attestation: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ResolvedEntry:
     children: tuple[Child, ...]
     warnings: tuple[str, ...] = ()

@@ -32,7 +32,7 @@ class Location:
         return f"{self.file}:{self.line}:{self.column}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ConfigProblem:
     location: Location
     message: str
@@ -51,7 +51,7 @@ class ConfigError(Exception):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RegistrySettings:
     """Per-registry settings from ``registries.<host>``; never holds a secret itself."""
 
@@ -62,7 +62,7 @@ class RegistrySettings:
     parallelism: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EntrySpec:
     """One declared entry of a list: a source image, optionally with its platform(s)."""
 
@@ -73,7 +73,7 @@ class EntrySpec:
     attestations: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ListSpec:
     """One ``lists:`` item: tags in a repository that must all carry the same list."""
 
@@ -89,7 +89,7 @@ class ListSpec:
     tag_locations: tuple[Location, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Config:
     path: str
     lists: tuple[ListSpec, ...]
