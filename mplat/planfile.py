@@ -20,6 +20,7 @@ from typing import Any, Literal, TypeVar, cast
 
 from mplat import __version__
 from mplat import mediatypes as mt
+from mplat.files import read_fd_capped
 from mplat.manifest import is_descriptor_digest, sha256_digest
 from mplat.plan import (
     Action,
@@ -146,21 +147,14 @@ def _read(p: Path) -> bytes:
             raise PlanFileError(f"{p}: not a regular file, so not a plan file")
         if st.st_size > MAX_PLAN_BYTES:
             raise _too_large(p)
-        chunks: list[bytes] = []
-        remaining = MAX_PLAN_BYTES + 1
-        while remaining > 0:
-            chunk = os.read(fd, min(remaining, 1 << 20))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            remaining -= len(chunk)
+        data = read_fd_capped(fd, MAX_PLAN_BYTES)
     except OSError as exc:
         raise PlanFileError(f"{p}: cannot read plan file ({exc.strerror or exc})") from None
     finally:
         os.close(fd)
-    if remaining <= 0:  # it grew while being read
+    if len(data) > MAX_PLAN_BYTES:  # it grew while being read
         raise _too_large(p)
-    return b"".join(chunks)
+    return data
 
 
 def _too_large(p: Path) -> PlanFileError:

@@ -44,6 +44,7 @@ from mplat.config.model import (
     RegistrySettings,
     State,
 )
+from mplat.files import read_fd_capped
 from mplat.platform import Platform, PlatformError
 from mplat.reference import Reference, ReferenceError, parse_reference, validate_tag
 
@@ -184,19 +185,11 @@ def _read_file(filename: str) -> bytes:
             raise _fail(filename, 0, 0, "is not a regular file, expected a YAML file")
         else:
             _check_size(st.st_size, filename)
-        chunks: list[bytes] = []
-        remaining = MAX_FILE_BYTES + 1
-        while remaining > 0:
-            chunk = os.read(fd, min(remaining, 1 << 20))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            remaining -= len(chunk)
+        data = read_fd_capped(fd, MAX_FILE_BYTES)
     except OSError as exc:
         raise _fail(filename, 0, 0, f"cannot read the file: {_os_reason(exc)}") from None
     finally:
         os.close(fd)
-    data = b"".join(chunks)
     _check_size(len(data), filename)
     return data
 
