@@ -1223,3 +1223,22 @@ lists:
     config = load_config_text(text, "anchors.yaml")
     assert [len(spec.manifests) for spec in config.lists] == [2, 2, 2]
     assert [spec.tags for spec in config.lists] == [("a",), ("b",), ("c",)]
+
+
+def test_deep_flow_nesting_is_refused_before_parsing() -> None:
+    # ruamel's scanner is cubic on nested flow collections: 300 levels took 9 s. The loader
+    # refuses nesting past MAX_DEPTH with a linear scan first, pointing at the bracket.
+    import time
+
+    deep = "[" * 300 + "]" * 300
+    started = time.process_time()
+    with pytest.raises(ConfigError) as info:
+        load_config_text(f"version: 1\nx-deep: {deep}\nlists: []\n", "deep.yaml")
+    assert time.process_time() - started < 1.0
+    (problem,) = info.value.problems
+    # "x-deep: " is 8 columns; the root mapping is the first level, this bracket the 64th.
+    assert (problem.location.line, problem.location.column) == (2, 8 + loader.MAX_DEPTH)
+    assert "nested more than" in problem.message
+    # Nesting well within the limit is still fine.
+    shallow = "[" * 10 + "]" * 10
+    assert len(load_config_text(f"{EXAMPLE.read_text()}\nx-ok: {shallow}\n", "ok.yaml").lists) == 1

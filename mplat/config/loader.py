@@ -263,8 +263,35 @@ def _mark(node: Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
+_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def _flow_too_deep(text: str) -> tuple[int, int] | None:
+    """Where ``[``/``{`` nesting first passes MAX_DEPTH, found by a linear scan.
+
+    ruamel's scanner looks ahead through a whole flow collection before it yields a token,
+    and checks every open level at each step: a few hundred nested brackets cost seconds
+    before the composer's own depth bound is reached. Only bracket characters are visited;
+    brackets inside quoted text count too, which can only refuse absurd input.
+    """
+    depth = 0
+    for match in _BRACKET.finditer(text):
+        if match.group() in "[{":
+            depth += 1
+            if depth >= MAX_DEPTH:  # The document's root node is one level more.
+                offset = match.start()
+                line = text.count("\n", 0, offset) + 1
+                return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
+        elif depth:
+            depth -= 1
+    return None
+
+
 def _compose(text: str, filename: str) -> tuple[Node | None, set[int]]:
     """The node tree, and the ids of anchored nodes (which aliases may share)."""
+    deep = _flow_too_deep(text)
+    if deep is not None:
+        raise _fail(filename, deep[0], deep[1], _TOO_DEEP)
     yaml = YAML(typ="safe", pure=True)
     yaml.Composer = _BoundedComposer
     try:

@@ -35,6 +35,9 @@ from mplat.registry.errors import (
 )
 from mplat.registry.transport import Notices, RetryPolicy, Transport, read_capped
 
+BLOB_CHUNK = 256 * 1024
+"""Blobs stream through in pieces this size: several copies at once stay a few MB."""
+
 
 class ContentCache(Protocol):
     """Immutable content by digest (manifests, config blobs); see mplat.cache."""
@@ -323,7 +326,7 @@ class RegistryClient:
                 raise _error(resp, self.registry, repository, f"blob {digest} not readable")
             hasher = hashlib.sha256()
             total = 0
-            async for chunk in resp.aiter_bytes(1 << 20):
+            async for chunk in resp.aiter_bytes(BLOB_CHUNK):
                 total += len(chunk)
                 if max_bytes is not None and total > max_bytes:
                     raise ContentError(
