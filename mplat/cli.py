@@ -8,14 +8,13 @@ print readable lines and exit 1; only bugs produce tracebacks.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import math
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mplat import __version__
 
@@ -140,8 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "validate":
             return _validate(args)
         if args.command == "plan":
-            return asyncio.run(_plan(args))
-        return asyncio.run(_apply(args))
+            return _run(_plan(args))
+        return _run(_apply(args))
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return 130
@@ -154,6 +153,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         logger.removeHandler(handler)
         logger.setLevel(logging.NOTSET)
+
+
+def _run(main: Coroutine[Any, Any, int]) -> int:
+    import asyncio  # Only commands that talk to registries pay for the event loop.
+
+    return asyncio.run(main)
 
 
 class _StderrHandler(logging.Handler):
