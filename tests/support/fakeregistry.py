@@ -22,10 +22,11 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from tests.support.localserver import ServerThread
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -146,13 +147,7 @@ def make_image(os: str = "linux", architecture: str = "amd64", salt: str = "") -
     return FakeImage(manifest, DOCKER_MANIFEST, config, layer)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True  # a stalled exchange must not hold up stop()
-    block_on_close = False
-    request_queue_size = 128  # several clients opening many connections at once
-
-
-class FakeRegistry:
+class FakeRegistry(ServerThread):
     """A registry whose every answer the test scripts; unscripted paths answer 404.
 
     ``basic_auth=(user, password)`` makes every ``/v2/`` route except ``/v2/`` itself demand
@@ -172,52 +167,15 @@ class FakeRegistry:
         self.basic_auth = basic_auth
         self.bearer_realm = bearer_realm
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("fake registry not started")
-        return int(self._server.server_address[1])
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
 
     @property
     def url(self) -> str:
         return f"http://{self.address}"
 
-    def start(self) -> FakeRegistry:
-        handler = type("_BoundHandler", (_Handler,), {"fake": self})
-        server = _Server(("127.0.0.1", 0), handler)
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> FakeRegistry:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def bound_handler(self) -> type[BaseHTTPRequestHandler]:
+        return type("_BoundHandler", (_Handler,), {"fake": self})
 
     # -- scripting ---------------------------------------------------------------------------
 

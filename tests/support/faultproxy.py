@@ -23,11 +23,12 @@ import time
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import httpx
+
+from tests.support.localserver import ServerThread
 
 FAULT_KINDS: tuple[str, ...] = (
     "500",  # answered by the proxy, request never forwarded
@@ -66,13 +67,7 @@ class Exchange:
     status: int | None  # the upstream status when forwarded
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True  # a stalled exchange must not hold up stop()
-    block_on_close = False
-    request_queue_size = 128  # several clients opening many connections at once
-
-
-class FaultProxy:
+class FaultProxy(ServerThread):
     """Forward ``127.0.0.1:<free port>`` to ``upstream`` (``host:port``), injecting faults.
 
     ``rate`` is the probability that a request gets a fault; ``kinds`` which faults are
@@ -114,49 +109,11 @@ class FaultProxy:
         self.requests = 0
         self.methods_seen: Counter[str] = Counter()
         self.log: list[Exchange] = []
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("proxy not started")
-        return int(self._server.server_address[1])
-
-    @property
-    def address(self) -> str:
-        """``127.0.0.1:PORT``, the registry host to put in image references."""
-        return f"127.0.0.1:{self.port}"
-
-    def start(self) -> FaultProxy:
-        handler = type("_BoundHandler", (_Handler,), {"proxy": self})
-        server = _Server(("127.0.0.1", 0), handler)
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> FaultProxy:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def bound_handler(self) -> type[BaseHTTPRequestHandler]:
+        return type("_BoundHandler", (_Handler,), {"proxy": self})
 
     # -- configuration and figures -----------------------------------------------------------
 
