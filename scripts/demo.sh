@@ -31,10 +31,15 @@ http: {addr: 127.0.0.1:$port}
 YAML
 docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
 pid=$!
-for _ in $(seq 50); do
-  curl -fs "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && break
-  sleep 0.1
-done
+python3 - "$port" <<'PY'
+import sys, time, urllib.request
+for _ in range(100):  # wait for the registry to answer /v2/
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/v2/", timeout=1)
+        break
+    except OSError:
+        time.sleep(0.1)
+PY
 echo "== throwaway registry on 127.0.0.1:$port; seeding acme/helloworld"
 python3 -m tests.support.seed --registry "127.0.0.1:$port" helloworld
 sed "s/localhost:5000/localhost:$port/g" examples/manifests.yaml >"$work/manifests.yaml"
