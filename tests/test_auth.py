@@ -237,7 +237,11 @@ def test_basic_credentials_read_and_push(basic_registry: RegistryServer) -> None
 
     pool = make_pool(BOB)
     run(pool, read, reg)
-    assert pool.notices.requests == {"HEAD": 16}
+    # Each request is sent at most twice (anonymous, then with the credentials). How many
+    # 401s there are depends on how many were already in flight when the first came back,
+    # which is up to the scheduler: at least one, at most all eight.
+    sent = pool.notices.requests["HEAD"]
+    assert 8 < sent <= 16, sent
 
 
 def test_basic_wrong_password_is_a_clean_error(basic_registry: RegistryServer) -> None:
