@@ -454,11 +454,13 @@ def test_out_in_a_missing_directory(config: Path, tmp_path: Path) -> None:
 def test_out_never_replaces_a_device(config: Path, tmp_path: Path) -> None:
     # `plan --out /dev/null` as root replaced /dev/null itself with the plan (os.replace).
     # Demonstrated on a private copy of the null device, never on the real one.
+    # Without CAP_MKNOD a FIFO stands in: any file that is not a regular one must survive.
     device = tmp_path / "null"
     try:
         os.mknod(device, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
     except PermissionError:
-        pytest.skip("creating a device node needs CAP_MKNOD")
+        os.mkfifo(device)
     run = cli("plan", "-f", str(config), *OFFLINE, "--out", str(device))
     assert "Traceback" not in run.out + run.err, run.err
-    assert stat.S_ISCHR(os.lstat(device).st_mode), f"{device} was replaced by a regular file"
+    mode = os.lstat(device).st_mode
+    assert stat.S_ISCHR(mode) or stat.S_ISFIFO(mode), f"{device} was replaced by a regular file"
