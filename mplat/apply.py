@@ -12,8 +12,8 @@ import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from mplat.concurrency import run_bounded
 from mplat.plan import Change, ChildCopy, Plan
-from mplat.planner import run_bounded
 from mplat.registry.client import RegistryPool
 from mplat.registry.errors import RegistryError
 
@@ -169,8 +169,15 @@ class Applier:
             *(
                 self._dedupe(
                     ("blob", registry, path, b.digest),
-                    lambda b=b: self._copy_blob(  # type: ignore[misc]
-                        registry, path, src_registry, src_path, b.digest, b.size, b.how
+                    functools.partial(
+                        self._copy_blob,
+                        registry,
+                        path,
+                        src_registry,
+                        src_path,
+                        b.digest,
+                        b.size,
+                        b.how,
                     ),
                 )
                 for b in copy.blobs

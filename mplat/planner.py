@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import functools
 import re
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
-from typing import Literal, TypeVar
+from typing import Literal
 
 from mplat import mediatypes as mt
+from mplat.concurrency import run_bounded
 from mplat.config.model import ListSpec
 from mplat.manifest import ImageManifest, Index, render_index, sha256_digest
 from mplat.plan import (
@@ -39,7 +40,6 @@ from mplat.registry.errors import RegistryError
 from mplat.sources import Child, SourceError, SourceResolver
 
 Target = tuple[str, str]  # (normalised repository name, tag)
-T = TypeVar("T")
 
 # Tags other tools own: OCI referrers fallback tags and cosign signatures/attestations/SBOMs.
 _REFERRER_TAG = re.compile(r"^sha256-[0-9a-f]{64}(\.[a-z]+)?$")
@@ -51,19 +51,6 @@ class PlanOptions:
     # Lists planned at once. Requests are bounded per registry anyway; this bounds memory:
     # 10,000 lists must not become 10,000 suspended coroutines holding their partial state.
     lists_in_flight: int = 64
-
-
-async def run_bounded(jobs: Sequence[Callable[[], Awaitable[T]]], limit: int) -> list[T]:
-    """Run jobs with at most ``limit`` in progress; results in job order."""
-    results: list[T | None] = [None] * len(jobs)
-    queue = iter(enumerate(jobs))
-
-    async def worker() -> None:
-        for index, job in queue:
-            results[index] = await job()
-
-    await asyncio.gather(*(worker() for _ in range(min(limit, len(jobs)))))
-    return results  # type: ignore[return-value]
 
 
 async def build_plan(
