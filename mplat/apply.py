@@ -12,7 +12,7 @@ import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from mplat.concurrency import run_bounded
+from mplat.concurrency import Once, run_bounded
 from mplat.plan import Change, ChildCopy, Plan
 from mplat.registry.client import RegistryPool
 from mplat.registry.errors import RegistryError
@@ -65,16 +65,8 @@ class Applier:
     ) -> None:
         self.pool = pool
         self.progress = progress or (lambda _msg: None)
-        self._once: dict[tuple[str, ...], asyncio.Task[None]] = {}
+        self._once: Once[tuple[str, ...], None] = Once()  # shared children and blobs
         self.groups_in_flight = groups
-
-    def _dedupe(self, key: tuple[str, ...], make: Callable[[], Awaitable[None]]) -> Awaitable[None]:
-        """Children and blobs shared by several lists are brought over once."""
-        task = self._once.get(key)
-        if task is None:
-            task = asyncio.ensure_future(make())
-            self._once[key] = task
-        return asyncio.shield(task)
 
     async def check_stale(self, plan: Plan) -> None:
         """Refuse the whole plan if any tag it covers moved since planning."""
@@ -154,7 +146,7 @@ class Applier:
         return Outcome(c.address, c.action, True, f"{verb} {digest}")
 
     def _bring_child(self, registry: str, path: str, copy: ChildCopy) -> Awaitable[None]:
-        return self._dedupe(
+        return self._once(
             ("manifest", registry, path, copy.digest),
             lambda: self._copy_child(registry, path, copy),
         )
@@ -167,7 +159,7 @@ class Applier:
         source = self.pool.client(src_registry)
         await asyncio.gather(
             *(
-                self._dedupe(
+                self._once(
                     ("blob", registry, path, b.digest),
                     functools.partial(
                         self._copy_blob,

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -24,3 +24,25 @@ async def run_bounded(jobs: Sequence[Callable[[], Awaitable[T]]], limit: int) ->
 
     await asyncio.gather(*(worker() for _ in range(min(limit, len(jobs)))))
     return results  # type: ignore[return-value]
+
+
+K = TypeVar("K", bound=Hashable)
+
+
+class Once(Generic[K, T]):
+    """Run each keyed job once; every caller for that key shares its result or its error.
+
+    Sources shared by many lists, and children or blobs shared by many copies, are fetched
+    or written once per run. ``shield`` keeps one caller's cancellation from cancelling the
+    job the others wait on.
+    """
+
+    def __init__(self) -> None:
+        self._tasks: dict[K, asyncio.Future[T]] = {}
+
+    def __call__(self, key: K, make: Callable[[], Awaitable[T]]) -> Awaitable[T]:
+        task = self._tasks.get(key)
+        if task is None:
+            task = asyncio.ensure_future(make())
+            self._tasks[key] = task
+        return asyncio.shield(task)

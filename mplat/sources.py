@@ -9,11 +9,12 @@ image's config blob.
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import json
 from dataclasses import dataclass
 
 from mplat import mediatypes as mt
+from mplat.concurrency import Once
 from mplat.config.model import EntrySpec, Location
 from mplat.manifest import Descriptor, ImageManifest, Index
 from mplat.platform import Platform, PlatformError
@@ -62,16 +63,12 @@ class SourceResolver:
 
     def __init__(self, pool: RegistryPool) -> None:
         self.pool = pool
-        self._manifests: dict[Reference, asyncio.Task[tuple[FetchedManifest, bool]]] = {}
-        self._configs: dict[tuple[str, str, str], asyncio.Task[bytes]] = {}
+        self._manifests: Once[Reference, tuple[FetchedManifest, bool]] = Once()
+        self._configs: Once[tuple[str, str, str], bytes] = Once()
 
     async def manifest(self, image: Reference) -> tuple[FetchedManifest, bool]:
         """The manifest an image reference points at, and whether a live request saw it."""
-        task = self._manifests.get(image)
-        if task is None:
-            task = asyncio.ensure_future(self._fetch(image))
-            self._manifests[image] = task
-        return await asyncio.shield(task)
+        return await self._manifests(image, functools.partial(self._fetch, image))
 
     async def _fetch(self, image: Reference) -> tuple[FetchedManifest, bool]:
         client = self.pool.client(image.registry)
@@ -90,15 +87,13 @@ class SourceResolver:
         return fetched, seen_live
 
     async def platform_of(self, image: Reference, manifest: ImageManifest) -> Platform:
-        key = (image.registry, image.repository, manifest.config.digest)
-        task = self._configs.get(key)
-        if task is None:
-            client = self.pool.client(image.registry)
-            task = asyncio.ensure_future(
-                client.get_blob(image.repository, manifest.config.digest, MAX_CONFIG_BYTES)
-            )
-            self._configs[key] = task
-        data = await asyncio.shield(task)
+        client = self.pool.client(image.registry)
+        data = await self._configs(
+            (image.registry, image.repository, manifest.config.digest),
+            functools.partial(
+                client.get_blob, image.repository, manifest.config.digest, MAX_CONFIG_BYTES
+            ),
+        )
         try:
             config = json.loads(data)
         except (ValueError, UnicodeDecodeError):
