@@ -11,7 +11,7 @@ if ! command -v docker-registry >/dev/null 2>&1; then
   $SUDO apt-get update -qq && $SUDO apt-get install -y -qq docker-registry >/dev/null
 fi
 echo "== installing mplat"
-python3 -m pip install -q -e . 2>&1 | grep -v -i "warning" || true
+python3 -m pip install -q --root-user-action=ignore -e .
 
 port="${MPLAT_DEMO_PORT:-5000}"
 if python3 -c "import socket,sys; s=socket.socket(); sys.exit(s.connect_ex(('127.0.0.1',$port))!=0)"; then

@@ -6,5 +6,5 @@ if ! command -v docker-registry >/dev/null 2>&1 || ! command -v htpasswd >/dev/n
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq && $SUDO apt-get install -y -qq docker-registry apache2-utils >/dev/null
 fi
-python3 -m pip install -q -e '.[test]' 2>&1 | grep -v -i "warning" || true
+python3 -m pip install -q --root-user-action=ignore -e '.[test]'
 exec python3 -m pytest "$@"
