@@ -28,7 +28,7 @@ from typing import Any
 
 import httpx
 
-from tests.support.localserver import ServerThread
+from tests.support.localserver import AnyMethodHandler, ServerThread
 
 FAULT_KINDS: tuple[str, ...] = (
     "500",  # answered by the proxy, request never forwarded
@@ -201,37 +201,10 @@ class FaultProxy(ServerThread):
         return value
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(AnyMethodHandler):
     proxy: FaultProxy
-    protocol_version = "HTTP/1.1"
     server_version = "faultproxy"
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass  # Quiet: the tests print their own figures.
-
-    def handle(self) -> None:
-        try:
-            super().handle()
-        except (OSError, ValueError):  # The client gave up, or we reset: nothing to answer.
-            self.close_connection = True
-
-    def do_GET(self) -> None:
-        self._handle()
-
-    def do_HEAD(self) -> None:
-        self._handle()
-
-    def do_PUT(self) -> None:
-        self._handle()
-
-    def do_POST(self) -> None:
-        self._handle()
-
-    def do_PATCH(self) -> None:
-        self._handle()
-
-    def do_DELETE(self) -> None:
-        self._handle()
+    hangups = (OSError, ValueError)  # the client gave up, or we reset it
 
     # -- the exchange ------------------------------------------------------------------------
 

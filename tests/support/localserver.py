@@ -14,6 +14,47 @@ class LocalHTTPServer(ThreadingHTTPServer):
     request_queue_size = 128  # several clients opening many connections at once
 
 
+class AnyMethodHandler(BaseHTTPRequestHandler):
+    """Quiet HTTP/1.1 handler that sends every method to ``_handle``.
+
+    A client that hangs up mid-exchange (``hangups``) closes the connection instead of
+    printing a traceback: the tests provoke exactly that on purpose.
+    """
+
+    protocol_version = "HTTP/1.1"
+    hangups: tuple[type[Exception], ...] = (OSError,)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass  # Quiet: the tests report what they need themselves.
+
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except self.hangups:
+            self.close_connection = True
+
+    def _handle(self) -> None:
+        raise NotImplementedError
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    def do_HEAD(self) -> None:
+        self._handle()
+
+    def do_PUT(self) -> None:
+        self._handle()
+
+    def do_POST(self) -> None:
+        self._handle()
+
+    def do_PATCH(self) -> None:
+        self._handle()
+
+    def do_DELETE(self) -> None:
+        self._handle()
+
+
 class ServerThread:
     """Serves on 127.0.0.1 at a free port from a daemon thread; a context manager.
 
@@ -22,6 +63,7 @@ class ServerThread:
 
     _server: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
+    poll_interval = 0.5  # how long stop() may wait for the serving loop to notice
 
     def bound_handler(self) -> type[BaseHTTPRequestHandler]:
         raise NotImplementedError
@@ -40,7 +82,9 @@ class ServerThread:
     def start(self) -> Self:
         server = LocalHTTPServer(("127.0.0.1", 0), self.bound_handler())
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, args=(self.poll_interval,), daemon=True
+        )
         self._thread.start()
         return self
 

@@ -23,9 +23,8 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
@@ -35,6 +34,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import NameOID
 
+from tests.support.localserver import ServerThread
 from tests.support.registry import TokenAuthConfig
 
 Algorithm = Literal["RS256", "ES256"]
@@ -75,7 +75,7 @@ def parse_scope(scope: str) -> tuple[str, str, tuple[str, ...]] | None:
 
 
 @dataclass
-class TokenServer:
+class TokenServer(ServerThread):
     """A threaded HTTP token server on 127.0.0.1; start/stop it or use it as a context manager."""
 
     folder: Path
@@ -98,8 +98,6 @@ class TokenServer:
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self._key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
         if self.algorithm == "RS256":
             self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -129,9 +127,7 @@ class TokenServer:
 
     @property
     def realm(self) -> str:
-        if self._httpd is None:
-            raise RuntimeError("token server not started")
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}/token"
+        return f"http://{self.address}/token"
 
     def auth_config(self) -> TokenAuthConfig:
         """What to pass as ``RegistryServer(token_auth=...)``; the server must be started."""
@@ -277,7 +273,9 @@ class TokenServer:
             return None
         return name if name in self.users and self.users[name] == password else None
 
-    def start(self) -> TokenServer:
+    poll_interval = 0.05
+
+    def bound_handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -314,28 +312,4 @@ class TokenServer:
             def do_POST(self) -> None:
                 self._answer("POST")
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> TokenServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        return Handler
