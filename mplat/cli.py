@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from mplat import __version__
 
@@ -29,6 +29,14 @@ EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 
 class UsageError(Exception):
     """A problem with how mplat was called; printed as one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but usage errors exit 1: with --detailed-exitcode, 2 means "changes" only."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_ERROR, f"{self.prog}: error: {message}\n")
 
 
 def _positive_int(text: str) -> int:
@@ -54,7 +62,7 @@ def _positive_seconds(text: str) -> float:
 
 
 def _parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument(
         "-f", "--file", default="manifests.yaml", help="configuration file (default: %(default)s)"
     )
@@ -62,7 +70,7 @@ def _parser() -> argparse.ArgumentParser:
         "-v", "--debug", action="store_true", help="show HTTP exchanges (credentials redacted)"
     )
     common.add_argument("--no-color", action="store_true", help="plain text output")
-    net = argparse.ArgumentParser(add_help=False)
+    net = _Parser(add_help=False)
     net.add_argument(
         "--parallelism",
         type=_positive_int,
@@ -99,7 +107,7 @@ def _parser() -> argparse.ArgumentParser:
         help="limit the work to this tag (repeatable)",
     )
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="mplat",
         description="Declare multi-platform tags in YAML; plan and apply them against registries.",
     )

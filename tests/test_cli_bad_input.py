@@ -6,7 +6,7 @@ garbage. Each such failure is about the file as a whole, so it must be exactly o
 stderr starting with ``Error:`` and naming the file; a config with several *config problems*
 may list them on several lines, but that is not what these files are. Options get the same
 treatment: garbage ``--target`` values, out-of-range numbers, unknown options (argparse's
-usage error, exit 2) and unusable ``--out`` paths.
+usage error, exit 1: 2 means "changes" with --detailed-exitcode) and unusable ``--out`` paths.
 
 Most cases run in-process (an escaping exception is what a user sees as a traceback). Cases
 that could hang, eat memory, or need a user that file permissions apply to run in a child
@@ -346,10 +346,10 @@ USAGE_ERRORS = {
 
 @pytest.mark.parametrize("args", USAGE_ERRORS.values(), ids=USAGE_ERRORS)
 @pytest.mark.parametrize("name", ["validate", "plan", "apply"])
-def test_usage_errors_exit_2_without_traceback(config: Path, name: str, args: list[str]) -> None:
+def test_usage_errors_exit_1_without_traceback(config: Path, name: str, args: list[str]) -> None:
     run = cli(name, "-f", str(config), *args)
     assert "Traceback" not in run.out + run.err
-    assert run.code == 2, run.err
+    assert run.code == 1, run.err
     assert "usage: mplat" in run.err and "error:" in run.err, run.err
 
 
@@ -357,7 +357,7 @@ def test_usage_errors_exit_2_without_traceback(config: Path, name: str, args: li
 def test_usage_errors_without_a_command(argv: list[str]) -> None:
     run = cli(*argv)
     assert "Traceback" not in run.out + run.err
-    assert run.code == 2 and "usage: mplat" in run.err, run.err
+    assert run.code == 1 and "usage: mplat" in run.err, run.err
 
 
 NONSENSE_NUMBERS = {
@@ -378,7 +378,7 @@ def test_nonsense_numbers_are_refused(config: Path, name: str, args: list[str]) 
     # the option, instead of crashing or failing every request with a misleading error.
     run = cli(name, "-f", str(config), *OFFLINE, *args)
     assert "Traceback" not in run.out + run.err
-    assert run.code in (1, 2), run.err
+    assert run.code == 1, run.err
     assert args[0] in run.err, f"{args[0]} is not named:\n{run.err}"
 
 
