@@ -300,6 +300,10 @@ def _blocked_message(plan: Plan) -> str | None:
 
 async def _plan(args: argparse.Namespace) -> int:
     config = _load(args)
+    if args.out:
+        from mplat.planfile import check_destination
+
+        check_destination(args.out)
     pool = _pool(config, args)
     try:
         plan = await _make_plan(args, config, pool)

@@ -2,7 +2,9 @@
 
 A plan file records, for every tag it covers, the digest the tag had when planned (or its
 absence), the resolved source digests and the exact bytes of each list to write. It holds
-no credentials: nothing in a Plan value ever does. Format documented in docs/plan-file.md.
+no credentials: nothing in a Plan value ever does. It never holds errors either: a plan that
+failed for some lists would apply only half of what was reviewed, so it is neither saved
+nor loaded. Format documented in docs/plan-file.md.
 """
 
 from __future__ import annotations
@@ -33,7 +35,6 @@ from mplat.plan import (
     ListView,
     Live,
     Plan,
-    PlanError,
 )
 from mplat.platform import Platform, PlatformError
 from mplat.reference import ReferenceError, parse_repository, validate_tag
@@ -62,14 +63,13 @@ def dump_plan(plan: Plan) -> dict[str, Any]:
     }
 
 
-def save_plan(plan: Plan, path: str | os.PathLike[str]) -> None:
-    """Write atomically so a half-written plan is never applied.
+def check_destination(path: str | os.PathLike[str]) -> None:
+    """Refuse a path a plan cannot be written to, before minutes of planning are spent.
 
     Only a regular file (or nothing) is replaced: os.replace would swap a device such as
     /dev/null for a regular file, which as root breaks the whole machine.
     """
     target = Path(path)
-    data = json.dumps(dump_plan(plan), indent=2, sort_keys=True) + "\n"
     try:
         mode = os.stat(target).st_mode
     except FileNotFoundError:
@@ -79,6 +79,25 @@ def save_plan(plan: Plan, path: str | os.PathLike[str]) -> None:
     if mode is not None and not stat.S_ISREG(mode):
         reason = "is a directory" if stat.S_ISDIR(mode) else "not a regular file"
         raise PlanFileError(f"{target}: cannot write plan ({reason})")
+    try:
+        parent = os.stat(target.parent).st_mode
+    except (OSError, ValueError) as exc:
+        raise _write_error(target, exc) from None
+    if not stat.S_ISDIR(parent):
+        raise PlanFileError(f"{target}: cannot write plan (Not a directory)")
+
+
+def save_plan(plan: Plan, path: str | os.PathLike[str]) -> None:
+    """Write atomically so a half-written plan is never applied; refuse a plan with errors."""
+    target = Path(path)
+    if plan.errors:
+        raise PlanFileError(
+            f"the plan has {_errors(len(plan.errors))}, so it was not saved to {target}: a "
+            "saved plan must be complete. Fix them (or leave those lists out with --target) "
+            "and plan again"
+        )
+    data = json.dumps(dump_plan(plan), indent=2, sort_keys=True) + "\n"
+    check_destination(target)
     try:
         fd, tmp = tempfile.mkstemp(prefix=".mplat-plan-", dir=target.parent)
     except OSError as exc:
@@ -119,13 +138,19 @@ def load_plan(path: str | os.PathLike[str]) -> Plan:
             _load_change(c, f"changes[{i}]")
             for i, c in enumerate(_list(_field(doc, "changes", ""), "changes"))
         )
-        errors = tuple(
-            _load_error(e, f"errors[{i}]")
-            for i, e in enumerate(_list(doc.get("errors", []), "errors"))
-        )
+        errors = _list(doc.get("errors", []), "errors")
     except _Malformed as exc:
         raise PlanFileError(f"{p}: malformed plan file ({exc})") from None
-    return Plan(changes=changes, errors=errors)
+    if errors:
+        raise PlanFileError(
+            f"{p}: the plan holds {_errors(len(errors))}, so applying it would do only part "
+            "of the work; run plan again"
+        )
+    return Plan(changes=changes)
+
+
+def _errors(n: int) -> str:
+    return f"{n} error" if n == 1 else f"{n} errors"
 
 
 def _read(p: Path) -> bytes:
@@ -303,15 +328,6 @@ def _one_of(choices: tuple[_T, ...], value: object, where: str) -> _T:
     if value not in choices:
         raise _bad(where, "one of " + ", ".join(map(repr, choices)), value)
     return value
-
-
-def _load_error(value: object, where: str) -> PlanError:
-    e = _obj(value, where)
-    return PlanError(
-        _str(_field(e, "message", where), f"{where}.message"),
-        _opt(_str, e.get("repository"), f"{where}.repository"),
-        _strs(e.get("tags", []), f"{where}.tags"),
-    )
 
 
 def _load_live(value: object, where: str) -> Live | None:

@@ -7,9 +7,13 @@ never saved nor half-applied by default; a --target that selects nothing is an e
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from tests.support.cli import run_cli
+from tests.support.cli import run_cli, write_config
+from tests.support.registry import RegistryServer
+from tests.support.seed import seed_image
 
 USAGE = {
     "unknown option": ["plan", "--detailed-exitcode", "--bogus"],
@@ -33,3 +37,34 @@ def test_usage_errors_exit_1_never_2(argv: list[str]) -> None:
 @pytest.mark.parametrize("argv", [["--help"], ["plan", "--help"], ["--version"]])
 def test_help_and_version_still_exit_0(argv: list[str]) -> None:
     assert run_cli(*argv).code == 0
+
+
+def two_lists(addr: str, repo: str) -> str:
+    """One list that plans (good) and one whose source is missing (broken)."""
+    return f"""\
+version: 1
+lists:
+  - repository: {addr}/{repo}
+    tags: [good]
+    manifests:
+      - image: {addr}/{repo}:x86
+  - repository: {addr}/{repo}
+    tags: [broken]
+    manifests:
+      - image: {addr}/{repo}:does-not-exist
+"""
+
+
+@pytest.fixture
+def half(registry: RegistryServer, repo: str, tmp_path: Path) -> Path:
+    seed_image(registry.url, repo, "x86", os="linux", architecture="amd64")
+    return write_config(tmp_path, two_lists(registry.address, repo))
+
+
+def test_plan_with_errors_is_not_saved(half: Path, tmp_path: Path) -> None:
+    out = tmp_path / "plan.json"
+    run = run_cli("plan", "-f", str(half), "--out", str(out))
+    assert run.code == 1
+    assert not out.exists()
+    assert not list(tmp_path.glob(".mplat-plan-*"))
+    assert f"not saved to {out}" in run.err and "1 error" in run.err, run.err

@@ -111,8 +111,10 @@ def sample_plan() -> Plan:
         "delete",
         "no-op",
     ]
-    errors = (PlanError("m.yaml:3:5: source not found", SRC, ("x", "y")), PlanError("plain"))
-    return Plan(changes, errors)
+    return Plan(changes)
+
+
+ERRORS = (PlanError("m.yaml:3:5: source not found", SRC, ("x", "y")), PlanError("plain"))
 
 
 def _write(path: Path, doc: Any) -> Path:
@@ -278,7 +280,7 @@ def test_deeply_nested_garbage_is_rejected(tmp_path: Path) -> None:
     [
         lambda d: d.pop("changes"),
         lambda d: d.update(changes=5),
-        lambda d: d.update(errors=[{"repository": "x"}]),
+        lambda d: d.update(errors={"repository": "x"}),
         lambda d: d["changes"][0].pop("after"),
         lambda d: d["changes"][0].update(action="destroy"),
         lambda d: d["changes"][0]["desired"].pop("body"),
@@ -463,8 +465,7 @@ BAD_FIELDS: dict[str, tuple[tuple[str | int, ...], object, str]] = {
         [["~ x"]],
         "changes[1].diff[0]: expected a string, got a list",
     ),
-    "numeric error message": (("errors", 0, "message"), 5, "errors[0].message: expected a string"),
-    "tags of an error": (("errors", 0, "tags"), "x", "errors[0].tags: expected a list, got 'x'"),
+    "errors that are not a list": (("errors",), 5, "errors: expected a list, got 5"),
     "media type that is an object": (
         ("changes", 0, "after", "manifests", 0, "mediaType"),
         {"a": 1},
@@ -580,3 +581,24 @@ def test_platforms_are_loaded_in_the_form_mplat_writes(tmp_path: Path) -> None:
     before = loaded.changes[1].before
     assert isinstance(before, ListView)
     assert before.entries[0].platform == {"architecture": "arm", "os": "linux"}
+
+
+# --- a plan with errors is never saved nor loaded: it would apply only part of the work -------
+
+
+def test_a_plan_with_errors_is_not_saved(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    path.write_text("old")
+    with pytest.raises(PlanFileError) as info:
+        save_plan(Plan(sample_plan().changes, ERRORS), path)
+    assert str(info.value).startswith(f"the plan has 2 errors, so it was not saved to {path}")
+    assert path.read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.json"]  # no temporary left
+
+
+@pytest.mark.parametrize("errors", [[{"message": "source not found"}], [5], ["x", "y"]])
+def test_a_plan_file_with_errors_is_refused(tmp_path: Path, errors: list[object]) -> None:
+    path, doc = _saved(tmp_path)
+    doc["errors"] = errors
+    message = _load_fails(_write(path, doc), f"the plan holds {len(errors)} error")
+    assert "run plan again" in message
