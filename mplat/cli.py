@@ -272,9 +272,14 @@ def _style(args: argparse.Namespace) -> object:
 
 
 async def _make_plan(args: argparse.Namespace, config: Config, pool: RegistryPool) -> Plan:
-    from mplat.planner import PlanOptions, build_plan
+    from mplat.planner import PlanOptions, build_plan, unmatched_targets
 
-    return await build_plan(config.lists, pool, PlanOptions(targets=_targets(args.target)))
+    targets = _targets(args.target)
+    if targets is not None:
+        problems = unmatched_targets(config.lists, targets)
+        if problems:
+            raise UsageError("\n".join(problems))
+    return await build_plan(config.lists, pool, PlanOptions(targets=targets))
 
 
 def _print_plan(args: argparse.Namespace, plan: Plan) -> None:

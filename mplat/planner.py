@@ -9,6 +9,7 @@ the digests differ. All reads for all lists run concurrently, bounded per regist
 from __future__ import annotations
 
 import asyncio
+import difflib
 import functools
 import re
 from collections.abc import Awaitable, Callable, Collection
@@ -82,6 +83,26 @@ async def build_plan(
         rate_limits=dict(pool.notices.rate_limits),
         requests=dict(pool.notices.requests),
     )
+
+
+def unmatched_targets(lists: Collection[ListSpec], targets: Collection[Target]) -> list[str]:
+    """One message per --target that selects nothing: a typo must not read as "No changes".
+
+    A target matches a declared tag, or any tag of a repository with ``prune: true`` (its
+    undeclared tags are prune candidates, which only planning can tell apart).
+    """
+    declared = {(spec.repository.name, t) for spec in lists for t in spec.tags}
+    pruned = {spec.repository.name for spec in lists if spec.prune}
+    addresses = sorted(f"{r}:{t}" for r, t in declared)
+    problems = []
+    for repository, tag in sorted(targets):
+        if (repository, tag) in declared or repository in pruned:
+            continue
+        address = f"{repository}:{tag}"
+        close = difflib.get_close_matches(address, addresses, n=3)
+        hint = f"; did you mean: {', '.join(close)}" if close else ""
+        problems.append(f"no declared tag matches --target {address}{hint}")
+    return problems
 
 
 def _selected_tags(spec: ListSpec, options: PlanOptions) -> list[str]:

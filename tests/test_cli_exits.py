@@ -13,7 +13,7 @@ import pytest
 
 from tests.support.cli import run_cli, write_config
 from tests.support.registry import RegistryServer
-from tests.support.seed import seed_image
+from tests.support.seed import head_manifest, seed_image
 
 USAGE = {
     "unknown option": ["plan", "--detailed-exitcode", "--bogus"],
@@ -68,3 +68,48 @@ def test_plan_with_errors_is_not_saved(half: Path, tmp_path: Path) -> None:
     assert not out.exists()
     assert not list(tmp_path.glob(".mplat-plan-*"))
     assert f"not saved to {out}" in run.err and "1 error" in run.err, run.err
+
+
+def test_target_matching_nothing_is_an_error(
+    registry: RegistryServer, repo: str, half: Path
+) -> None:
+    addr = registry.address
+    for command in ("plan", "apply"):
+        run = run_cli(command, "-f", str(half), "--auto-approve" if command == "apply" else "-v",
+                      "--target", f"{addr}/{repo}:goood")  # fmt: skip
+        assert run.code == 1, run.out + run.err
+        assert "No changes" not in run.out
+        assert (
+            f"no declared tag matches --target {addr}/{repo}:goood; did you mean: "
+            f"{addr}/{repo}:good" in run.err
+        ), run.err
+    assert head_manifest(registry.url, repo, "good") is None
+    ok = run_cli("plan", "-f", str(half), "--target", f"{addr}/{repo}:good", "--detailed-exitcode")
+    assert ok.code == 2, ok.err
+
+
+def test_unmatched_targets_names_each_and_spares_prune_repositories(tmp_path: Path) -> None:
+    from mplat.config.loader import load_config
+    from mplat.planner import unmatched_targets
+
+    cfg = write_config(
+        tmp_path,
+        """\
+version: 1
+lists:
+  - repository: a.io/app
+    tags: [v1, v2]
+    manifests: [{image: a.io/src:x}]
+  - repository: a.io/pruned
+    tags: [keep]
+    format: oci
+    prune: true
+    manifests: [{image: a.io/src:x}]
+""",
+    )
+    lists = load_config(cfg).lists
+    targets = {("a.io/app", "v1"), ("a.io/app", "v3"), ("b.io/zzz", "q"), ("a.io/pruned", "old")}
+    assert unmatched_targets(lists, targets) == [
+        "no declared tag matches --target a.io/app:v3; did you mean: a.io/app:v2, a.io/app:v1",
+        "no declared tag matches --target b.io/zzz:q",
+    ]
