@@ -132,7 +132,16 @@ def _parser() -> argparse.ArgumentParser:
         "plan_file", nargs="?", metavar="PLAN", help="apply a saved plan exactly (no prompt)"
     )
     a.add_argument("--auto-approve", action="store_true", help="do not ask for confirmation")
-    a.add_argument("--json", action="store_true", help="print the plan as JSON before applying")
+    a.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="apply the lists that planned even though others failed (still exits 1)",
+    )
+    a.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON document (plan and outcomes) on stdout; human text on stderr",
+    )
     return parser
 
 
@@ -267,7 +276,8 @@ def _pool(config: Config | None, args: argparse.Namespace) -> RegistryPool:
 def _style(args: argparse.Namespace) -> object:
     from mplat.output import Style
 
-    color = not args.no_color and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    stream = sys.stderr if getattr(args, "json", False) else sys.stdout
+    color = not args.no_color and stream.isatty() and "NO_COLOR" not in os.environ
     return Style(color)
 
 
@@ -283,17 +293,19 @@ async def _make_plan(args: argparse.Namespace, config: Config, pool: RegistryPoo
 
 
 def _print_plan(args: argparse.Namespace, plan: Plan) -> None:
+    """Text on stdout, or JSON for `plan --json`; `apply --json` keeps stdout for its document."""
     from mplat.output import Style, plan_lines, plan_to_json
 
-    if args.json:
+    if args.json and args.command == "plan":
         import json
 
         print(json.dumps(plan_to_json(plan), indent=2))
         return
     style = _style(args)
     assert isinstance(style, Style)
+    out = sys.stderr if args.json else sys.stdout
     for line in plan_lines(plan, style):
-        sys.stdout.write(line + "\n")
+        out.write(line + "\n")
 
 
 def _blocked_message(plan: Plan) -> str | None:
@@ -334,8 +346,8 @@ async def _plan(args: argparse.Namespace) -> int:
 
 
 async def _apply(args: argparse.Namespace) -> int:
-    from mplat.apply import Applier
-    from mplat.output import Style, render_result
+    from mplat.apply import Applier, ApplyResult
+    from mplat.output import Style, apply_to_json, render_result
 
     saved = args.plan_file is not None
     if saved:
@@ -343,6 +355,8 @@ async def _apply(args: argparse.Namespace) -> int:
 
         if args.target:
             raise UsageError("--target applies to plans being made, not to a saved plan")
+        if args.allow_partial:
+            raise UsageError("--allow-partial: a saved plan never has errors, so it has no use")
         plan = load_plan(args.plan_file)
         config = _try_load_for_settings(args)
     else:
@@ -354,22 +368,44 @@ async def _apply(args: argparse.Namespace) -> int:
         if not saved:
             plan = await _make_plan(args, config, pool)  # type: ignore[arg-type]
         _print_plan(args, plan)
-        blocked = _blocked_message(plan)
-        if blocked:
-            print(f"Error: {blocked}; nothing was applied.", file=sys.stderr)
-            return EXIT_ERROR
-        if not plan.has_changes:
-            return EXIT_ERROR if plan.errors else EXIT_OK
-        if not saved and not args.auto_approve and not _confirm():
-            return EXIT_ERROR
-        applier = Applier(pool, progress=lambda m: print(f"  {m}", file=sys.stderr))
-        if saved:
-            await applier.check_stale(plan)
-        result = await applier.apply(plan)
+        result: ApplyResult | None = None
+        if _may_apply(args, plan, saved):
+            applier = Applier(pool, progress=lambda m: print(f"  {m}", file=sys.stderr))
+            if saved:
+                await applier.check_stale(plan)
+            result = await applier.apply(plan)
     finally:
         await pool.aclose()
-    sys.stdout.write(render_result(result, style))
+    if args.json:
+        import json
+
+        print(json.dumps(apply_to_json(plan, result), indent=2))
+    elif result is not None:
+        sys.stdout.write(render_result(result, style))
+    if result is None:
+        clean = not plan.errors and not plan.has_changes  # nothing to do, and nothing failed
+        return EXIT_OK if clean else EXIT_ERROR
     return EXIT_ERROR if result.failed or plan.errors else EXIT_OK
+
+
+def _may_apply(args: argparse.Namespace, plan: Plan, saved: bool) -> bool:
+    """Whether to write: not a blocked plan, not half a plan unless asked, only once approved."""
+    blocked = _blocked_message(plan)
+    if blocked:
+        print(f"Error: {blocked}; nothing was applied.", file=sys.stderr)
+        return False
+    if not plan.has_changes:
+        return False
+    if plan.errors and not args.allow_partial:
+        n = len(plan.errors)
+        print(
+            f"Error: the plan has {n} {'error' if n == 1 else 'errors'} (see above); nothing "
+            "was applied. Fix them, or re-run with --allow-partial to apply the lists that "
+            "planned.",
+            file=sys.stderr,
+        )
+        return False
+    return saved or args.auto_approve or _confirm()
 
 
 def _try_load_for_settings(args: argparse.Namespace) -> Config | None:
@@ -387,7 +423,14 @@ def _confirm() -> bool:
             file=sys.stderr,
         )
         return False
-    answer = input("\nDo you want to perform these actions? Only 'yes' will be accepted: ")
+    # The question goes to stderr: stdout may be reserved for `--json`.
+    print(
+        "\nDo you want to perform these actions? Only 'yes' will be accepted: ",
+        end="",
+        file=sys.stderr,
+        flush=True,
+    )
+    answer = sys.stdin.readline()
     if answer.strip() != "yes":
         print("Apply cancelled.", file=sys.stderr)
         return False

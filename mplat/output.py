@@ -180,6 +180,25 @@ def _change_json(c: Change) -> dict[str, Any]:
     }
 
 
+def apply_to_json(plan: Plan, result: ApplyResult | None) -> dict[str, Any]:
+    """`apply --json`: one document; ``result`` is None when nothing was applied."""
+    outcomes = result.outcomes if result is not None else []
+    return {
+        "format_version": "1",
+        "plan": plan_to_json(plan),
+        "outcomes": [
+            {"address": o.address, "action": o.action, "ok": o.ok, "message": o.message}
+            for o in outcomes
+        ],
+        "summary": {
+            "done": sum(1 for o in outcomes if o.ok),
+            "failed": sum(1 for o in outcomes if not o.ok),
+            "errors": len(plan.errors),
+            "applied": result is not None,
+        },
+    }
+
+
 def render_result(result: ApplyResult, style: Style | None = None) -> str:
     s = style or Style(False)
     out = []

@@ -209,6 +209,11 @@ lists:
     assert "declared platform linux/amd64 contradicts the image config" in result.out
     assert "linux/arm64" in result.out
     assert f"{cfg}:7:9" in result.out  # points at the entry
+    assert "--allow-partial" in result.err
+    assert head_manifest(registry.url, repo, "bad") is None
+    assert head_manifest(registry.url, repo, "good") is None  # half a plan is not applied
+    partial = run_cli("apply", "-f", str(cfg), "--auto-approve", "--allow-partial")
+    assert partial.code == 1
     assert head_manifest(registry.url, repo, "bad") is None
     assert head_manifest(registry.url, repo, "good") is not None  # other lists go on
 

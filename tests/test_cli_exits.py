@@ -7,6 +7,7 @@ never saved nor half-applied by default; a --target that selects nothing is an e
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -70,6 +71,21 @@ def test_plan_with_errors_is_not_saved(half: Path, tmp_path: Path) -> None:
     assert f"not saved to {out}" in run.err and "1 error" in run.err, run.err
 
 
+def test_apply_with_errors_writes_nothing_unless_allowed(
+    registry: RegistryServer, repo: str, half: Path
+) -> None:
+    refused = run_cli("apply", "-f", str(half), "--auto-approve")
+    assert refused.code == 1
+    assert "1 error" in refused.err and "--allow-partial" in refused.err, refused.err
+    assert "Apply complete" not in refused.out
+    assert head_manifest(registry.url, repo, "good") is None
+
+    partial = run_cli("apply", "-f", str(half), "--auto-approve", "--allow-partial")
+    assert partial.code == 1  # errors occurred, even though what planned was applied
+    assert head_manifest(registry.url, repo, "good") is not None
+    assert head_manifest(registry.url, repo, "broken") is None
+
+
 def test_target_matching_nothing_is_an_error(
     registry: RegistryServer, repo: str, half: Path
 ) -> None:
@@ -86,6 +102,38 @@ def test_target_matching_nothing_is_an_error(
     assert head_manifest(registry.url, repo, "good") is None
     ok = run_cli("plan", "-f", str(half), "--target", f"{addr}/{repo}:good", "--detailed-exitcode")
     assert ok.code == 2, ok.err
+
+
+def test_apply_json_is_one_document(registry: RegistryServer, repo: str, tmp_path: Path) -> None:
+    addr = registry.address
+    seed_image(registry.url, repo, "x86", os="linux", architecture="amd64")
+    good_only = "\n".join(two_lists(addr, repo).splitlines()[:6]) + "\n"
+    cfg = write_config(tmp_path, good_only)
+    run = run_cli("apply", "-f", str(cfg), "--auto-approve", "--json")
+    assert run.code == 0, run.err
+    doc = json.loads(run.out)
+    assert doc["format_version"] == "1"
+    assert doc["plan"]["summary"]["create"] == 1
+    assert doc["plan"]["changes"][0]["tag"] == "good"
+    (outcome,) = doc["outcomes"]
+    assert outcome["address"] == f"{addr}/{repo}:good"
+    assert outcome["action"] == "create" and outcome["ok"] is True
+    assert outcome["message"].startswith("created sha256:")
+    assert doc["summary"] == {"done": 1, "failed": 0, "errors": 0, "applied": True}
+    assert f"{addr}/{repo}:good: created" in run.err  # progress is for people: stderr
+
+    again = run_cli("apply", "-f", str(cfg), "--auto-approve", "--json")
+    doc = json.loads(again.out)
+    assert again.code == 0 and doc["outcomes"] == [] and doc["summary"]["applied"] is False
+
+
+def test_apply_json_with_errors_is_one_document(half: Path) -> None:
+    run = run_cli("apply", "-f", str(half), "--auto-approve", "--json")
+    assert run.code == 1
+    doc = json.loads(run.out)
+    assert doc["summary"] == {"done": 0, "failed": 0, "errors": 1, "applied": False}
+    assert "does-not-exist" in doc["plan"]["errors"][0]["message"]
+    assert "--allow-partial" in run.err
 
 
 def test_unmatched_targets_names_each_and_spares_prune_repositories(tmp_path: Path) -> None:

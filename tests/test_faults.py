@@ -403,7 +403,9 @@ def faulty_apply(
     planned = plan_keys(n_lists, targets)
     before = snapshot_tags(world.registry.url)
     world.faults(rate, kinds, methods=methods)
-    run = run_mplat(tmp_path, "apply", "-f", str(cfg), "--auto-approve", "--timeout", "1", *extra)
+    # --allow-partial: under faults some lists fail to plan; the rest must still be applied.
+    args = ("--auto-approve", "--allow-partial", "--timeout", "1", *extra)
+    run = run_mplat(tmp_path, "apply", "-f", str(cfg), *args)
     summary = world.summary()
     after = snapshot_tags(world.registry.url)
     final = converge(tmp_path, world, cfg)
