@@ -580,3 +580,23 @@ def test_platforms_are_loaded_in_the_form_mplat_writes(tmp_path: Path) -> None:
     before = loaded.changes[1].before
     assert isinstance(before, ListView)
     assert before.entries[0].platform == {"architecture": "arm", "os": "linux"}
+
+
+def test_round_trip_keeps_artifact_type_and_subject(tmp_path: Path) -> None:
+    """A peer's referrer index shown as "before" must load back exactly (issue 10)."""
+    subject = Entry(mt.OCI_MANIFEST, DC, 9, None, {}, "a/subject")
+    peer = ListView(
+        mt.OCI_INDEX,
+        DO,
+        (Entry(mt.OCI_MANIFEST, DC, 5, None, {}, "a/sbom"),),
+        {"a": "b"},
+        "a/index",
+        subject,
+    )
+    plan = Plan((compare(_desired(), "peer", peer, children_missing=False),))
+    path = tmp_path / "plan.json"
+    save_plan(plan, path)
+    before = json.loads(path.read_text())["changes"][0]["before"]
+    assert before["artifactType"] == "a/index"
+    assert before["subject"]["artifactType"] == "a/subject"
+    assert load_plan(path) == plan
