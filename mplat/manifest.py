@@ -73,6 +73,7 @@ class Descriptor:
     platform: Platform | None = None
     annotations: Mapping[str, str] = field(default_factory=dict)
     urls: tuple[str, ...] = ()
+    artifact_type: str | None = None  # OCI 1.1: what an artifact entry is, beside mediaType
 
     def to_json(self, *, oci: bool) -> dict[str, Any]:
         """Render with a fixed key order so that the bytes (and so the digest) are stable."""
@@ -90,6 +91,8 @@ class Descriptor:
             out["annotations"] = dict(sorted(self.annotations.items()))
         if oci and self.urls:
             out["urls"] = list(self.urls)
+        if oci and self.artifact_type is not None:
+            out["artifactType"] = self.artifact_type
         return out
 
     def identity(self) -> dict[str, Any]:
@@ -100,16 +103,23 @@ class Descriptor:
             "size": self.size,
             "platform": self.platform.to_json() if self.platform else None,
             "annotations": dict(sorted(self.annotations.items())),
+            "artifactType": self.artifact_type,
         }
 
 
 @dataclass(frozen=True, slots=True)
 class Index:
-    """A Docker manifest list or an OCI image index."""
+    """A Docker manifest list or an OCI image index.
+
+    ``artifact_type`` and ``subject`` (OCI 1.1) make an index an artifact or a referrer of
+    another manifest: peers write such indexes, and they mean something else than a plain list.
+    """
 
     media_type: str
     manifests: tuple[Descriptor, ...]
     annotations: Mapping[str, str] = field(default_factory=dict)
+    artifact_type: str | None = None
+    subject: Descriptor | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +181,16 @@ def parse_descriptor(obj: object, where: str) -> Descriptor:
         platform=platform,
         annotations=_str_map(obj.get("annotations"), where),
         urls=tuple(urls),
+        artifact_type=_artifact_type(obj.get("artifactType"), where),
     )
+
+
+def _artifact_type(value: object, where: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise ManifestError(f"{where}: artifactType {_shown_value(value)} is not a media type")
+    return value
 
 
 def parse_manifest(data: bytes, content_type: str | None = None) -> Manifest:
@@ -213,6 +232,12 @@ def parse_manifest(data: bytes, content_type: str | None = None) -> Manifest:
             media_type=media_type,
             manifests=tuple(parse_descriptor(e, f"manifests[{i}]") for i, e in enumerate(entries)),
             annotations=_str_map(obj.get("annotations"), "index"),
+            artifact_type=_artifact_type(obj.get("artifactType"), "index"),
+            subject=(
+                parse_descriptor(obj["subject"], "subject")
+                if obj.get("subject") is not None
+                else None
+            ),
         )
     if media_type in mt.IMAGE_TYPES:
         layers = obj.get("layers")

@@ -8,7 +8,7 @@ into the target repository first. So it can be printed, saved, reviewed, and app
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -18,8 +18,37 @@ from mplat.manifest import Descriptor, Index
 Action = Literal["create", "update", "repair", "delete", "no-op"]
 
 OWNER_ANNOTATION = "dev.mplat.managed-by"
-"""Written into every OCI index mplat creates; proves ownership for prune (see README)."""
+"""Written into every OCI index mplat creates: says which tool wrote it (see README)."""
 OWNER_VALUE = "mplat"
+OWNER_TAGS_ANNOTATION = "dev.mplat.tags"
+"""The "registry/repository:tag" references (space-separated, sorted) mplat wrote the list for.
+
+The bytes of a list travel with it: ``skopeo copy --all`` or ``crane copy`` to another tag
+keeps both annotations. Only this one says where mplat put the list, so ownership for prune
+is "this very tag is named here", which no copy elsewhere can satisfy.
+"""
+MPLAT_ANNOTATIONS = frozenset({OWNER_ANNOTATION, OWNER_TAGS_ANNOTATION})
+"""mplat's own bookkeeping: never part of what a list means, so never a reason to rewrite."""
+
+
+def owner_annotations(repository: str, tags: Iterable[str]) -> dict[str, str]:
+    """The marker for a list mplat writes to ``tags`` of ``repository`` (normalised name)."""
+    refs = " ".join(sorted({f"{repository}:{t}" for t in tags}))
+    return {OWNER_ANNOTATION: OWNER_VALUE, OWNER_TAGS_ANNOTATION: refs}
+
+
+def ownership(live: Live | None, repository: str, tag: str) -> Literal["owned", "old", "no"]:
+    """Whether mplat wrote the list at ``repository:tag``, as far as its marker proves.
+
+    "old": marked by an mplat older than the tags marker; that marker is the same on every copy
+    of the list, so it cannot tell the tag mplat wrote from a peer's copy and proves nothing.
+    """
+    if not isinstance(live, ListView) or live.annotations.get(OWNER_ANNOTATION) != OWNER_VALUE:
+        return "no"
+    refs = live.annotations.get(OWNER_TAGS_ANNOTATION)
+    if refs is None:
+        return "old"
+    return "owned" if f"{repository}:{tag}" in refs.split(" ") else "no"
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +60,7 @@ class Entry:
     size: int
     platform: Mapping[str, object] | None
     annotations: Mapping[str, str] = field(default_factory=dict)
+    artifact_type: str | None = None
 
     @classmethod
     def of(cls, d: Descriptor) -> Entry:
@@ -40,6 +70,17 @@ class Entry:
             size=d.size,
             platform=d.platform.to_json() if d.platform else None,
             annotations=dict(d.annotations),
+            artifact_type=d.artifact_type,
+        )
+
+    def meaning(self) -> tuple[object, ...]:
+        return (
+            self.digest,
+            self.size,
+            self.media_type,
+            _freeze(self.platform),
+            _freeze(self.annotations),
+            self.artifact_type,
         )
 
     def label(self) -> str:
@@ -69,17 +110,21 @@ class Entry:
             out["platform"] = dict(self.platform)
         if self.annotations:
             out["annotations"] = dict(self.annotations)
+        if self.artifact_type is not None:
+            out["artifactType"] = self.artifact_type
         return out
 
 
 @dataclass(frozen=True, slots=True)
 class ListView:
-    """A list or index reduced to what decides equality."""
+    """A list or index reduced to what decides equality: every field that changes its meaning."""
 
     media_type: str
     digest: str
     entries: tuple[Entry, ...]
     annotations: Mapping[str, str] = field(default_factory=dict)
+    artifact_type: str | None = None
+    subject: Entry | None = None  # a referrer: the manifest this index is about
 
     @classmethod
     def of(cls, index: Index, digest: str) -> ListView:
@@ -88,23 +133,28 @@ class ListView:
             digest=digest,
             entries=tuple(Entry.of(d) for d in index.manifests),
             annotations=dict(index.annotations),
+            artifact_type=index.artifact_type,
+            subject=Entry.of(index.subject) if index.subject else None,
         )
 
     def meaning(self) -> tuple[object, ...]:
         """What two lists must share to be "the same list" regardless of their bytes.
 
-        The ownership annotation is left out: a list another tool pushed with the same
-        entries is in sync, it is just not mplat's to prune.
+        mplat's own annotations are left out: a list another tool pushed with the same
+        entries is in sync (it is just not mplat's to prune), and so is one mplat wrote
+        under another marker, so a change of marker never rewrites existing lists.
         """
-        annotations = {k: v for k, v in self.annotations.items() if k != OWNER_ANNOTATION}
         return (
             self.media_type,
-            tuple(
-                (e.digest, e.size, e.media_type, _freeze(e.platform), _freeze(e.annotations))
-                for e in self.entries
-            ),
-            _freeze(annotations),
+            tuple(e.meaning() for e in self.entries),
+            _freeze(self.own_annotations()),
+            self.artifact_type,
+            self.subject.meaning() if self.subject else None,
         )
+
+    def own_annotations(self) -> dict[str, str]:
+        """The annotations that are the list's, not mplat's bookkeeping."""
+        return {k: v for k, v in self.annotations.items() if k not in MPLAT_ANNOTATIONS}
 
     def to_json(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -115,6 +165,10 @@ class ListView:
         }
         if self.annotations:
             out["annotations"] = dict(self.annotations)
+        if self.artifact_type is not None:
+            out["artifactType"] = self.artifact_type
+        if self.subject is not None:
+            out["subject"] = self.subject.to_json()
         return out
 
 
@@ -306,8 +360,18 @@ def describe_diff(before: ListView, after: ListView) -> tuple[str, ...]:
         e.label() for e in after.entries if e.label() in old
     ]:
         lines.append("~ entry order: " + ", ".join(e.label() for e in after.entries))
-    strip = {k: v for k, v in before.annotations.items() if k != OWNER_ANNOTATION}
-    want = {k: v for k, v in after.annotations.items() if k != OWNER_ANNOTATION}
+    if before.artifact_type != after.artifact_type:
+        if before.artifact_type is not None:
+            lines.append(f"- artifactType {before.artifact_type}")
+        if after.artifact_type is not None:
+            lines.append(f"+ artifactType {after.artifact_type}")
+    if (before.subject and before.subject.meaning()) != (after.subject and after.subject.meaning()):
+        if before.subject is not None:
+            lines.append(f"- subject {before.subject.digest}")
+        if after.subject is not None:
+            lines.append(f"+ subject {after.subject.digest}")
+    strip = before.own_annotations()
+    want = after.own_annotations()
     for key in sorted(set(strip) | set(want)):
         if strip.get(key) != want.get(key):
             if key not in strip:

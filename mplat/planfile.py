@@ -345,6 +345,8 @@ def _load_live(value: object, where: str) -> Live | None:
         digest=digest,
         entries=tuple(_load_entry(e, f"{where}.manifests[{i}]") for i, e in enumerate(manifests)),
         annotations=_str_map(d.get("annotations", {}), f"{where}.annotations"),
+        artifact_type=_opt(_str, d.get("artifactType"), f"{where}.artifactType"),
+        subject=_opt(_load_entry, d.get("subject"), f"{where}.subject"),
     )
 
 
@@ -356,6 +358,7 @@ def _load_entry(value: object, where: str) -> Entry:
         size=_size(_field(e, "size", where), f"{where}.size"),
         platform=_platform(e.get("platform"), f"{where}.platform"),
         annotations=_str_map(e.get("annotations", {}), f"{where}.annotations"),
+        artifact_type=_opt(_str, e.get("artifactType"), f"{where}.artifactType"),
     )
 
 

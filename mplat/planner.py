@@ -9,6 +9,7 @@ the digests differ. All reads for all lists run concurrently, bounded per regist
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import difflib
 import functools
 import re
@@ -21,8 +22,6 @@ from mplat.concurrency import run_bounded
 from mplat.config.model import ListSpec
 from mplat.manifest import ImageManifest, Index, render_index, sha256_digest
 from mplat.plan import (
-    OWNER_ANNOTATION,
-    OWNER_VALUE,
     BlobCopy,
     Change,
     ChildCopy,
@@ -34,6 +33,8 @@ from mplat.plan import (
     Plan,
     PlanError,
     compare,
+    owner_annotations,
+    ownership,
 )
 from mplat.reference import Reference
 from mplat.registry.client import ManifestInfo, RegistryClient, RegistryPool
@@ -145,8 +146,9 @@ async def _plan_prune(
 ) -> tuple[list[Change], list[PlanError]]:
     """Tags of the repository that mplat wrote and that no entry declares any more.
 
-    Ownership is proven by mplat's annotation in the live index; anything else (lists
-    pushed by others, single images, sources, signatures) is never a prune candidate.
+    Ownership is proven by mplat's marker in the live index naming this very tag; anything
+    else (lists pushed by others, copies of mplat's lists to other tags, single images,
+    sources, signatures) is never a prune candidate.
     """
     target = spec.repository
     client = pool.client(target.registry)
@@ -162,6 +164,14 @@ async def _plan_prune(
         lives = await asyncio.gather(*(_live_view(client, target, i, None) for _, i in candidates))
     except RegistryError as exc:
         return [], [PlanError(f"{spec.location}: prune: {exc}", target.name)]
+    owned = [ownership(v, target.name, t) for (t, _), v in zip(candidates, lives, strict=True)]
+    old = sorted(t for (t, _), o in zip(candidates, owned, strict=True) if o == "old")
+    if old:
+        pool.notices.add(
+            f"{target.name}: not pruned: {', '.join(old)} (marked by an older mplat, whose "
+            "marker does not say which tags it wrote, so a copy by another tool looks the "
+            "same); declare them with `state: absent` to delete them"
+        )
     changes = [
         Change(
             repository=target.name,
@@ -173,8 +183,8 @@ async def _plan_prune(
             diff=("no longer declared; written by mplat (prune: true)",),
             prevent_destroy=spec.prevent_destroy,
         )
-        for (t, info), live in zip(candidates, lives, strict=True)
-        if isinstance(live, ListView) and live.annotations.get(OWNER_ANNOTATION) == OWNER_VALUE
+        for (t, info), live, o in zip(candidates, lives, owned, strict=True)
+        if o == "owned"
     ]
     return changes, []
 
@@ -250,10 +260,18 @@ async def render_desired(spec: ListSpec, pool: RegistryPool, resolver: SourceRes
                 )
             if c.attestation:
                 raise SourceError("attestation entries need format: oci")
-    annotations = dict(spec.annotations)
     if spec.format == "oci":
-        annotations[OWNER_ANNOTATION] = OWNER_VALUE
-    descriptors = [c.descriptor for c in children]
+        descriptors = [c.descriptor for c in children]
+        annotations = {**spec.annotations, **owner_annotations(spec.repository.name, spec.tags)}
+    else:
+        # A Docker list has no annotations, urls or artifactType, and render_index leaves
+        # them out; the entries compared and shown must be exactly the rendered ones, or the
+        # list docker itself writes would never be in sync.
+        descriptors = [
+            dataclasses.replace(c.descriptor, annotations={}, urls=(), artifact_type=None)
+            for c in children
+        ]
+        annotations = {}
     body = render_index(media_type, descriptors, annotations)
     copies = await _missing_children(spec.repository, children, pool, resolver)
     return Desired(

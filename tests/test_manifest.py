@@ -658,3 +658,35 @@ def test_schema_version_is_shown_as_a_value() -> None:
 )
 def test_is_descriptor_digest(value: object, valid: bool) -> None:
     assert is_descriptor_digest(value) is valid
+
+
+def test_parse_index_keeps_artifact_type_and_subject() -> None:
+    """OCI 1.1 referrers and artifact indexes: fields that change what the index means."""
+    doc = _index_doc(artifactType="application/vnd.example.sbom")
+    doc["subject"] = {"mediaType": mt.OCI_MANIFEST, "digest": DC, "size": 7}
+    doc["manifests"][0]["artifactType"] = "application/vnd.example.part"
+    parsed = parse_manifest(_dump(doc), mt.OCI_INDEX)
+    assert isinstance(parsed, Index)
+    assert parsed.artifact_type == "application/vnd.example.sbom"
+    assert parsed.subject == Descriptor(mt.OCI_MANIFEST, DC, 7)
+    assert parsed.manifests[0].artifact_type == "application/vnd.example.part"
+    rendered = json.loads(render_index(mt.OCI_INDEX, parsed.manifests))
+    assert rendered["manifests"][0]["artifactType"] == "application/vnd.example.part"
+    docker = json.loads(render_index(mt.DOCKER_LIST, parsed.manifests))
+    assert "artifactType" not in docker["manifests"][0]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"artifactType": 5}, "index: artifactType 5 is not a media type"),
+        ({"artifactType": ""}, "index: artifactType '' is not a media type"),
+        ({"subject": "sha256:x"}, "subject: descriptor is not an object"),
+        ({"subject": {"mediaType": mt.OCI_MANIFEST, "size": 1}}, "subject: descriptor digest"),
+    ],
+)
+def test_parse_index_rejects_malformed_artifact_type_and_subject(
+    extra: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ManifestError, match=message):
+        parse_manifest(_dump(_index_doc(**extra)), mt.OCI_INDEX)

@@ -10,6 +10,7 @@ from mplat import mediatypes as mt
 from mplat.manifest import Descriptor, Index, render_index, sha256_digest
 from mplat.plan import (
     OWNER_ANNOTATION,
+    OWNER_TAGS_ANNOTATION,
     OWNER_VALUE,
     BlobCopy,
     Change,
@@ -22,6 +23,8 @@ from mplat.plan import (
     PlanError,
     compare,
     describe_diff,
+    owner_annotations,
+    ownership,
     short_type,
 )
 from mplat.platform import Platform
@@ -33,6 +36,7 @@ DD = "sha256:" + "d" * 64
 LIVE = "sha256:" + "e" * 64
 REPO = "localhost:5000/acme/app"
 OWNED = {OWNER_ANNOTATION: OWNER_VALUE}
+SUBJECT = Entry(mt.OCI_MANIFEST, DD, 99, None)
 
 
 def entry(
@@ -239,6 +243,12 @@ def test_meaning_ignores_key_order() -> None:
         view(entry(DA), entry(DB, arch="arm64"), annotations={**OWNED, "k": "v"}),  # annotation
         view(entry(DA), entry(DB, arch="arm64"), media_type=mt.DOCKER_LIST),  # list type
         view(entry(DA)),  # entry removed
+        ListView(mt.OCI_INDEX, LIVE, (entry(DA), entry(DB, arch="arm64")), OWNED, "a/b"),
+        ListView(mt.OCI_INDEX, LIVE, (entry(DA), entry(DB, arch="arm64")), OWNED, None, SUBJECT),
+        view(
+            Entry(mt.OCI_MANIFEST, DA, 423, {"architecture": "amd64", "os": "linux"}, {}, "a/b"),
+            entry(DB, arch="arm64"),
+        ),  # artifactType of an entry
     ],
 )
 def test_meaning_sees_every_other_difference(other: ListView) -> None:
@@ -551,3 +561,72 @@ def test_desired_view_and_change_children() -> None:
 )
 def test_short_type(media_type: str, text: str) -> None:
     assert short_type(media_type) == text
+
+
+# --- peers: artifactType, subject, ownership marker (issue 10) ---------------------------------
+
+
+def test_list_view_of_index_keeps_artifact_type_and_subject() -> None:
+    subject = Descriptor(mt.OCI_MANIFEST, DD, 99)
+    child = Descriptor(mt.OCI_MANIFEST, DA, 5, artifact_type="a/sbom")
+    v = ListView.of(Index(mt.OCI_INDEX, (child,), {}, "a/b", subject), LIVE)
+    assert v.artifact_type == "a/b"
+    assert v.subject == SUBJECT
+    assert v.entries[0].artifact_type == "a/sbom"
+    assert v.to_json()["artifactType"] == "a/b"
+    assert v.to_json()["subject"] == {"mediaType": mt.OCI_MANIFEST, "digest": DD, "size": 99}
+    assert v.to_json()["manifests"] == [
+        {"mediaType": mt.OCI_MANIFEST, "digest": DA, "size": 5, "artifactType": "a/sbom"}
+    ]
+
+
+def test_compare_peer_referrer_is_update_naming_subject_and_artifact_type() -> None:
+    want = desired(entry(DA))
+    live = ListView(mt.OCI_INDEX, LIVE, (entry(DA),), OWNED, "a/sbom", SUBJECT)
+    c = compare(want, "latest", live, children_missing=False)
+    assert c.action == "update"
+    assert c.diff == ("- artifactType a/sbom", f"- subject {DD}")
+
+
+def test_diff_changed_subject_and_artifact_type() -> None:
+    other = Entry(mt.OCI_MANIFEST, DC, 99, None)
+    before = ListView(mt.OCI_INDEX, LIVE, (), {}, "a/one", SUBJECT)
+    after = ListView(mt.OCI_INDEX, DC, (), {}, "a/two", other)
+    assert describe_diff(before, after) == (
+        "- artifactType a/one",
+        "+ artifactType a/two",
+        f"- subject {DD}",
+        f"+ subject {DC}",
+    )
+
+
+def test_owner_annotations_name_every_tag_sorted() -> None:
+    assert owner_annotations(REPO, ["v2", "latest", "v2"]) == {
+        OWNER_ANNOTATION: OWNER_VALUE,
+        OWNER_TAGS_ANNOTATION: f"{REPO}:latest {REPO}:v2",
+    }
+
+
+def test_ownership_binds_to_the_tags_mplat_wrote() -> None:
+    live = view(entry(), annotations=owner_annotations(REPO, ["a", "b"]))
+    assert ownership(live, REPO, "a") == "owned"
+    assert ownership(live, REPO, "b") == "owned"
+    assert ownership(live, REPO, "copied") == "no"  # a peer's copy keeps the bytes
+    assert ownership(live, "localhost:5000/acme/other", "a") == "no"  # another repository
+    assert ownership(live, "localhost:5000/acme", "app:a") == "no"  # no prefix games
+    assert ownership(view(entry(), annotations=OWNED), REPO, "a") == "old"
+    assert ownership(view(entry(), annotations={}), REPO, "a") == "no"
+    assert ownership(ImageView(mt.OCI_MANIFEST, DA), REPO, "a") == "no"
+    assert ownership(None, REPO, "a") == "no"
+
+
+def test_old_marker_list_is_in_sync_with_the_new_marker() -> None:
+    """Upgrading mplat changes every desired digest; no list may be rewritten for that."""
+    want = desired(entry(DA), annotations={**owner_annotations(REPO, ["v1"]), "k": "v"})
+    old = view(entry(DA), annotations={**OWNED, "k": "v"})
+    assert compare(want, "v1", old, children_missing=False).action == "no-op"
+    other_tags = view(entry(DA), annotations={**owner_annotations(REPO, ["x"]), "k": "v"})
+    assert compare(want, "v1", other_tags, children_missing=False).action == "no-op"
+    assert describe_diff(old, view(entry(DB), annotations=want.annotations)) == (
+        f"~ linux/amd64: digest: {DA} -> {DB}",
+    )

@@ -602,3 +602,23 @@ def test_a_plan_file_with_errors_is_refused(tmp_path: Path, errors: list[object]
     doc["errors"] = errors
     message = _load_fails(_write(path, doc), f"the plan holds {len(errors)} error")
     assert "run plan again" in message
+
+
+def test_round_trip_keeps_artifact_type_and_subject(tmp_path: Path) -> None:
+    """A peer's referrer index shown as "before" must load back exactly (issue 10)."""
+    subject = Entry(mt.OCI_MANIFEST, DC, 9, None, {}, "a/subject")
+    peer = ListView(
+        mt.OCI_INDEX,
+        DO,
+        (Entry(mt.OCI_MANIFEST, DC, 5, None, {}, "a/sbom"),),
+        {"a": "b"},
+        "a/index",
+        subject,
+    )
+    plan = Plan((compare(_desired(), "peer", peer, children_missing=False),))
+    path = tmp_path / "plan.json"
+    save_plan(plan, path)
+    before = json.loads(path.read_text())["changes"][0]["before"]
+    assert before["artifactType"] == "a/index"
+    assert before["subject"]["artifactType"] == "a/subject"
+    assert load_plan(path) == plan
