@@ -10,23 +10,29 @@ The cache is bounded: when it grows past its limit the least recently written en
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mplat.files import home_dir, open_regular, read_fd_capped
 from mplat.manifest import MAX_MANIFEST_BYTES
 
 DEFAULT_LIMIT = 256 * 1024 * 1024
 
 
-def default_cache_dir(environ: dict[str, str] | None = None) -> Path:
-    env = environ if environ is not None else dict(os.environ)
+def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path | None:
+    """Where the cache lives, or None when there is no home to put it in (run uncached)."""
+    env = os.environ if environ is None else environ
     if env.get("MPLAT_CACHE_DIR"):
         return Path(env["MPLAT_CACHE_DIR"])
-    base = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "mplat"
+    if env.get("XDG_CACHE_HOME"):
+        return Path(env["XDG_CACHE_HOME"]) / "mplat"
+    home = home_dir(env)
+    return None if home is None else home / ".cache" / "mplat"
 
 
 @dataclass
@@ -53,11 +59,22 @@ class DiskCache:
         if path is None:
             return None
         try:
-            with open(path, "rb") as fh:
-                data = fh.read(MAX_MANIFEST_BYTES + 1)
+            # Only a regular file: a FIFO put in an entry's place would block the run forever.
+            fd = open_regular(path)
+        except OSError as exc:
+            self.misses += 1
+            if exc.errno == errno.EINVAL:  # not a regular file: move it out of the way
+                self.discarded += 1
+                with contextlib.suppress(OSError):
+                    path.unlink()
+            return None
+        try:
+            data = read_fd_capped(fd, MAX_MANIFEST_BYTES)
         except OSError:
             self.misses += 1
             return None
+        finally:
+            os.close(fd)
         if "sha256:" + hashlib.sha256(data).hexdigest() != digest:
             # Corrupt or tampered: never trust it, drop it and let the caller refetch.
             self.discarded += 1

@@ -258,10 +258,17 @@ def _pool(config: Config | None, args: argparse.Namespace) -> RegistryPool:
 
     from mplat.cache import DiskCache, default_cache_dir
 
+    notices = Notices(emit=lambda m: print(f"note: {m}", file=sys.stderr))
     cache = None
     if not args.no_cache:
-        cache = DiskCache(Path(args.cache_dir) if args.cache_dir else default_cache_dir())
-    notices = Notices(emit=lambda m: print(f"note: {m}", file=sys.stderr))
+        root = Path(args.cache_dir) if args.cache_dir else default_cache_dir()
+        if root is None:
+            notices.add(
+                "running without a cache: no home directory (HOME is unset or not absolute); "
+                "set MPLAT_CACHE_DIR or pass --cache-dir"
+            )
+        else:
+            cache = DiskCache(root)
     return RegistryPool(
         settings_for=settings,
         credential_for=credential,

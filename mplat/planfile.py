@@ -105,6 +105,10 @@ def save_plan(plan: Plan, path: str | os.PathLike[str]) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(data)
+            fh.flush()
+            # Some filesystems (NFS, quotas, delayed allocation) report ENOSPC or EIO only
+            # here: without it a plan that never reached the disk would be reported saved.
+            os.fsync(fh.fileno())
         os.replace(tmp, target)
     except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
+import io
 import os
+import pwd
 from pathlib import Path
+
+import pytest
 
 from mplat.cache import DiskCache, default_cache_dir
 from mplat.registry.client import RegistryPool
@@ -74,6 +79,54 @@ def test_trim_keeps_the_cache_bounded(tmp_path: Path) -> None:
 def test_default_location_follows_xdg() -> None:
     assert default_cache_dir({"MPLAT_CACHE_DIR": "/x"}) == Path("/x")
     assert default_cache_dir({"XDG_CACHE_HOME": "/c"}) == Path("/c/mplat")
+    assert default_cache_dir({"HOME": "/h"}) == Path("/h/.cache/mplat")
+
+
+def test_no_home_means_no_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    # HOME unset and a uid with no passwd entry (``docker run --user 1234``): Path.home()
+    # raised RuntimeError. An empty or relative HOME would cache under / or the cwd.
+    def no_entry(uid: int) -> pwd.struct_passwd:
+        raise KeyError(f"getpwuid(): uid not found: {uid}")
+
+    monkeypatch.setattr(pwd, "getpwuid", no_entry)
+    assert default_cache_dir({}) is None
+    assert default_cache_dir({"HOME": ""}) is None
+    assert default_cache_dir({"HOME": "relative"}) is None
+    assert default_cache_dir({"MPLAT_CACHE_DIR": "/x"}) == Path("/x")
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("kind", ["fifo", "directory"])
+def test_an_entry_that_is_not_a_regular_file_is_a_miss(tmp_path: Path, kind: str) -> None:
+    # A FIFO in an entry's place blocked open() forever: the plan never finished.
+    cache = DiskCache(tmp_path)
+    data = b'{"schemaVersion": 2}'
+    d = digest_of(data)
+    path = tmp_path / "sha256" / d[7:9] / d[7:]
+    path.parent.mkdir(parents=True)
+    os.mkfifo(path) if kind == "fifo" else path.mkdir()
+    assert cache.get(d) is None
+    assert (cache.misses, cache.discarded) == (1, 1)
+    if kind == "fifo":
+        assert not path.exists()  # removed, so the next write puts a real entry there
+        cache.put(d, data)
+        assert cache.get(d) == data
+
+
+def test_a_full_disk_leaves_no_temporary_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Full(io.FileIO):
+        def write(self, data: object) -> int:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fdopen", lambda fd, mode: Full(fd, mode))
+    cache = DiskCache(tmp_path)
+    data = b"x" * 100_000
+    cache.put(digest_of(data), data)  # only slower, never an error
+    monkeypatch.undo()
+    assert [p for p in tmp_path.rglob("*") if not p.is_dir()] == []
+    assert cache.get(digest_of(data)) is None
 
 
 def test_client_refetches_a_poisoned_manifest(
@@ -99,6 +152,28 @@ def test_client_refetches_a_poisoned_manifest(
     assert asyncio.run(fetch()) == image.manifest  # poisoned entry dropped, refetched
     assert cache.discarded == 1
     assert cache_path.read_bytes() == image.manifest
+
+
+@pytest.mark.timeout(60)
+def test_client_refetches_past_a_fifo(registry: RegistryServer, repo: str, tmp_path: Path) -> None:
+    image = seed_image(registry.url, repo, "x", os="linux", architecture="amd64")
+    cache = DiskCache(tmp_path)
+    cache_path = tmp_path / "sha256" / image.digest[7:9] / image.digest[7:]
+    cache_path.parent.mkdir(parents=True)
+    os.mkfifo(cache_path)
+
+    async def fetch() -> bytes:
+        pool = RegistryPool(
+            settings_for=lambda r: (False, None, None), credential_for=lambda r: None, cache=cache
+        )
+        try:
+            got = await pool.client(registry.address).get_manifest(repo, image.digest)
+            return got.data
+        finally:
+            await pool.aclose()
+
+    assert asyncio.run(fetch()) == image.manifest
+    assert cache_path.read_bytes() == image.manifest  # the FIFO gave way to a real entry
 
 
 def test_concurrent_writers_never_expose_partial_entries(tmp_path: Path) -> None:

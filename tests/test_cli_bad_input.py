@@ -464,3 +464,36 @@ def test_out_never_replaces_a_device(config: Path, tmp_path: Path) -> None:
     assert "Traceback" not in run.out + run.err, run.err
     mode = os.lstat(device).st_mode
     assert stat.S_ISCHR(mode) or stat.S_ISFIFO(mode), f"{device} was replaced by a regular file"
+
+
+# ------------------------------------------------------------------------------------------
+# No home directory
+
+
+@pytest.mark.parametrize("home", [None, ""], ids=["HOME unset", "HOME empty"])
+@pytest.mark.parametrize("cache_dir", [False, True], ids=["default cache", "MPLAT_CACHE_DIR"])
+def test_no_home_directory(
+    config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, home: str | None, cache_dir: bool
+) -> None:
+    # HOME unset and a uid with no passwd entry (``docker run --user 1234``): Path.home()
+    # raised RuntimeError, for the cache location and again for ~/.docker/config.json.
+    import pwd
+
+    def no_entry(uid: int) -> pwd.struct_passwd:
+        raise KeyError(f"getpwuid(): uid not found: {uid}")
+
+    monkeypatch.setattr(pwd, "getpwuid", no_entry)
+    for name in ("HOME", "MPLAT_CACHE_DIR", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "DOCKER_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    if home is not None:
+        monkeypatch.setenv("HOME", home)
+    if cache_dir:
+        monkeypatch.setenv("MPLAT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    run = cli("plan", "-f", str(config), "--retries", "1")
+    assert "Traceback" not in run.err, run.err
+    assert run.code == 1, run.err  # the registry on port 1 refuses: a plan error, not a crash
+    assert "cannot connect" in run.out + run.err
+    notes = [line for line in run.err.splitlines() if "without a cache" in line]
+    assert len(notes) == (0 if cache_dir else 1), run.err
+    assert not (tmp_path / ".cache").exists()

@@ -752,7 +752,9 @@ def test_file_over_the_size_limit_is_refused_without_reading(tmp_path: Path) -> 
         (
             0,
             0,
-            f"the file is too large ({MAX_FILE_BYTES + 1} bytes; at most 6291456 bytes are read)",
+            f"the file is too large: {MAX_FILE_BYTES + 1} bytes, over the limit of 6291456 "
+            "bytes (6 MiB) for one file; split the lists into several files (see Limits in the "
+            "README)",
         )
     ]
     with pytest.raises(ConfigError, match="too large"):
@@ -880,12 +882,18 @@ def billion_laughs(levels: int = 9) -> str:
     return text
 
 
+ALIAS_BOMB = [
+    "too many nodes (YAML alias expansion?): more than 300000 values once aliases are "
+    "expanded, the limit for one file"
+]
+
+
 @pytest.mark.timeout(60)
 def test_alias_bomb_stops_quickly(tmp_path: Path) -> None:
     started = time.monotonic()
     found = problems(tmp_path, billion_laughs())
     assert time.monotonic() - started < 20
-    assert [message for _, _, message in found] == ["too many nodes (YAML alias expansion?)"]
+    assert [message for _, _, message in found] == ALIAS_BOMB
 
 
 @pytest.mark.timeout(60)
@@ -896,7 +904,7 @@ def test_merge_key_bomb_stops_quickly(tmp_path: Path) -> None:
     started = time.monotonic()
     found = problems(tmp_path, text)
     assert time.monotonic() - started < 20
-    assert [message for _, _, message in found] == ["too many nodes (YAML alias expansion?)"]
+    assert [message for _, _, message in found] == ALIAS_BOMB
 
 
 @pytest.mark.parametrize(
@@ -929,7 +937,33 @@ def test_many_written_nodes_are_refused(tmp_path: Path, monkeypatch: pytest.Monk
     # A smaller bound keeps the test fast; the limit is read when parsing.
     monkeypatch.setattr(loader, "MAX_NODES", 1000)
     text = "a: [" + ", ".join(["1"] * 2000) + "]\n"
-    assert problems(tmp_path, text) == [(1, 2996, "too many nodes (more than 1000 values written)")]
+    assert problems(tmp_path, text) == [
+        (
+            1,
+            2996,
+            "too many nodes: more than 1000 YAML values written by here, the limit for one "
+            "file; split the lists into several files (see Limits in the README)",
+        )
+    ]
+
+
+def test_duplicate_platforms_are_found_in_a_long_list() -> None:
+    # The check was a scan of the entries before each one: 39 s for a list of 5,000.
+    lines = ["version: 1", "lists:", "  - repository: r.io/a/b", "    tags: [t]", "    manifests:"]
+    for i in range(3000):
+        lines.append(f"      - image: r.io/a/b:x{i}")
+        lines.append(
+            f"        platform: {{os: windows, architecture: amd64, os.version: '10.{i}'}}"
+        )
+    config = load_config_text("\n".join(lines) + "\n", "long.yaml")
+    assert len(config.lists[0].manifests) == 3000
+    lines[-1] = "        platform: {os: windows, architecture: amd64, os.version: '10.17'}"
+    with pytest.raises(ConfigError) as info:
+        load_config_text("\n".join(lines) + "\n", "long.yaml")
+    [problem] = info.value.problems
+    assert problem.location.line == len(lines)
+    assert "duplicate platform" in problem.message
+    assert "lists[0].manifests[17].platform" in problem.message
 
 
 def test_reused_anchor_names_are_fine_and_silent(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import errno
 import json
 import os
 import stat
@@ -622,3 +623,34 @@ def test_round_trip_keeps_artifact_type_and_subject(tmp_path: Path) -> None:
     assert before["artifactType"] == "a/index"
     assert before["subject"]["artifactType"] == "a/subject"
     assert load_plan(path) == plan
+
+
+# --- saving on a full or failing disk ---------------------------------------------------------
+
+
+def _enospc(*_args: object) -> None:
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+@pytest.mark.parametrize("where", ["write", "fsync"])
+def test_a_full_disk_leaves_no_temporary_file_and_no_plan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    # ``write``: the disk fills while the plan is written. ``fsync``: NFS, quotas and delayed
+    # allocation report ENOSPC only when the data is forced out; the plan was reported saved.
+    target = tmp_path / "plan.json"
+    if where == "write":
+        real_fdopen = os.fdopen
+
+        def fdopen(fd: int, *args: Any, **kwargs: Any) -> Any:
+            fh = real_fdopen(fd, *args, **kwargs)
+            fh.write = _enospc
+            return fh
+
+        monkeypatch.setattr(os, "fdopen", fdopen)
+    else:
+        monkeypatch.setattr(os, "fsync", _enospc)
+    with pytest.raises(PlanFileError) as info:
+        save_plan(sample_plan(), target)
+    assert str(info.value) == f"{target}: cannot write plan (No space left on device)"
+    assert list(tmp_path.iterdir()) == []  # neither the plan nor a temporary file

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from mplat import files
+
 __all__ = [
     "HELPER_TIMEOUT_SECONDS",
     "Credential",
@@ -306,18 +308,26 @@ def parse_helper_output(
     return Credential(username=username, password=secret, source=program)
 
 
-def auth_file_locations(environ: Mapping[str, str], home: Path) -> list[tuple[Path, FileKind]]:
-    """The files to read, in lookup order, without duplicates; missing files are skipped later."""
+def auth_file_locations(
+    environ: Mapping[str, str], home: Path | None
+) -> list[tuple[Path, FileKind]]:
+    """The files to read, in lookup order, without duplicates; missing files are skipped later.
+
+    With no home directory (``home`` None) the files that live in it are skipped.
+    """
     out: list[tuple[Path, FileKind]] = []
     if environ.get("REGISTRY_AUTH_FILE"):
         out.append((Path(environ["REGISTRY_AUTH_FILE"]), "containers"))
     docker_dir = environ.get("DOCKER_CONFIG")
-    out.append(((Path(docker_dir) if docker_dir else home / ".docker") / "config.json", "docker"))
+    docker = Path(docker_dir) if docker_dir else home / ".docker" if home else None
+    if docker is not None:
+        out.append((docker / "config.json", "docker"))
     if environ.get("XDG_RUNTIME_DIR"):
         out.append((Path(environ["XDG_RUNTIME_DIR"]) / "containers" / "auth.json", "containers"))
     config_home = environ.get("XDG_CONFIG_HOME")
-    config_dir = Path(config_home) if config_home else home / ".config"
-    out.append((config_dir / "containers" / "auth.json", "containers"))
+    config_dir = Path(config_home) if config_home else home / ".config" if home else None
+    if config_dir is not None:
+        out.append((config_dir / "containers" / "auth.json", "containers"))
     seen: set[Path] = set()
     unique = []
     for path, kind in out:
@@ -327,8 +337,10 @@ def auth_file_locations(environ: Mapping[str, str], home: Path) -> list[tuple[Pa
     return unique
 
 
-def display_path(path: Path, home: Path) -> str:
+def display_path(path: Path, home: Path | None) -> str:
     """``~/.docker/config.json`` rather than the full home path: shorter, and the same for all."""
+    if home is None:
+        return str(path)
     try:
         return "~/" + path.relative_to(home).as_posix()
     except ValueError:
@@ -433,7 +445,7 @@ def lookup_credential(
     runs anonymously fails later with a far less helpful 401.
     """
     env: Mapping[str, str] = os.environ if environ is None else environ
-    home_dir = Path.home() if home is None else home
+    home_dir = files.home_dir(env) if home is None else home
     registry = canonical_registry(registry)
 
     cred = _from_env(registry, username_env, password_env, env)
