@@ -37,7 +37,7 @@ for _ in range(100):  # wait for the registry to answer /v2/
         time.sleep(0.1)
 PY
 echo "== throwaway registry on 127.0.0.1:$port; seeding acme/helloworld"
-python -m tests.support.seed --registry "127.0.0.1:$port" helloworld
+python scripts/seed_demo.py --registry "127.0.0.1:$port"
 sed "s/localhost:5000/localhost:$port/g" examples/manifests.yaml >"$work/manifests.yaml"
 run() { echo; echo "\$ $*"; "$@"; }
 run mplat plan -f "$work/manifests.yaml"
