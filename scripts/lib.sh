@@ -33,7 +33,9 @@ ensure_venv() {
     if ! "$py" -c 'import ensurepip, venv' 2>/dev/null; then
       apt_install python3-venv  # Debian ships venv's pip bootstrap separately
     fi
-    echo "== creating $venv with $("$py" -V 2>&1)"
+    local verb="creating"
+    [ -e "$venv" ] && verb="re-creating (made by another python or elsewhere)"
+    echo "== $verb $venv with $("$py" -V 2>&1)"
     "$py" -m venv --clear "$venv"
     echo "$origin" >"$venv/.mplat-origin"
   fi
