@@ -1,20 +1,16 @@
 #!/usr/bin/env bash
 # The helloworld demo, end to end, on a throwaway local registry:
-# install mplat, start Debian's docker-registry on 127.0.0.1, seed three single-platform images,
-# then `mplat plan`, `mplat apply`, `mplat plan` on examples/manifests.yaml.
+# install mplat into .venv, start Debian's docker-registry on 127.0.0.1, seed three
+# single-platform images, then `mplat plan`, `mplat apply`, `mplat plan` on examples/manifests.yaml.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 
-if ! command -v docker-registry >/dev/null 2>&1; then
-  echo "== installing Debian's docker-registry"
-  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq docker-registry >/dev/null
-fi
-echo "== installing mplat"
-python3 -m pip install -q --root-user-action=ignore -e .
+command -v docker-registry >/dev/null 2>&1 || apt_install docker-registry
+ensure_venv
 
 port="${MPLAT_DEMO_PORT:-5000}"
-if python3 -c "import socket,sys; s=socket.socket(); sys.exit(s.connect_ex(('127.0.0.1',$port))!=0)"; then
+if python -c "import socket,sys; s=socket.socket(); sys.exit(s.connect_ex(('127.0.0.1',$port))!=0)"; then
   echo "port $port is busy; set MPLAT_DEMO_PORT to a free port" >&2
   exit 1
 fi
@@ -31,7 +27,7 @@ http: {addr: 127.0.0.1:$port}
 YAML
 docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
 pid=$!
-python3 - "$port" <<'PY'
+python - "$port" <<'PY'
 import sys, time, urllib.request
 for _ in range(100):  # wait for the registry to answer /v2/
     try:
@@ -41,7 +37,7 @@ for _ in range(100):  # wait for the registry to answer /v2/
         time.sleep(0.1)
 PY
 echo "== throwaway registry on 127.0.0.1:$port; seeding acme/helloworld"
-python3 -m tests.support.seed --registry "127.0.0.1:$port" helloworld
+python scripts/seed_demo.py --registry "127.0.0.1:$port"
 sed "s/localhost:5000/localhost:$port/g" examples/manifests.yaml >"$work/manifests.yaml"
 run() { echo; echo "\$ $*"; "$@"; }
 run mplat plan -f "$work/manifests.yaml"

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Run the whole test suite against real registries started by the tests themselves.
+# Arguments go to pytest (`bash scripts/test.sh -k e2e -x`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v docker-registry >/dev/null 2>&1 || ! command -v htpasswd >/dev/null 2>&1; then
-  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq docker-registry apache2-utils >/dev/null
-fi
-python3 -m pip install -q --root-user-action=ignore -e '.[test]'
-exec python3 -m pytest "$@"
+. scripts/lib.sh
+
+missing=()
+command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
+command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
+[ "${#missing[@]}" -eq 0 ] || apt_install "${missing[@]}"
+ensure_venv test
+exec python -m pytest "$@"
