@@ -131,7 +131,7 @@ def tokens_identities(tokens: TokenServer | None) -> list[str]:
 def make_pool(credential: Credential | None, retry: RetryPolicy = FAST) -> RegistryPool:
     return RegistryPool(
         settings_for=lambda registry: (False, None, None),
-        credential_for=lambda registry: credential,
+        credential_for=lambda registry, repository: credential,
         retry=retry,
         timeout=10.0,
     )
