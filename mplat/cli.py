@@ -234,7 +234,7 @@ def _targets(values: list[str]) -> set[Target] | None:
 
 def _pool(config: Config | None, args: argparse.Namespace) -> RegistryPool:
     from mplat.registry.client import RegistryPool
-    from mplat.registry.credentials import Credential, CredentialError, lookup_credential
+    from mplat.registry.credentials import Credential, CredentialError, CredentialResolver
     from mplat.registry.errors import RegistryError
     from mplat.registry.transport import Notices, RetryPolicy
 
@@ -244,17 +244,19 @@ def _pool(config: Config | None, args: argparse.Namespace) -> RegistryPool:
             return False, None, None
         return s.insecure, s.ca_file, s.parallelism
 
-    def credential(registry: str) -> Credential | None:
+    resolver = CredentialResolver()  # One lookup per (registry, repository) and run.
+
+    def credential(registry: str, repository: str | None) -> Credential | None:
         s = config.settings_for(registry) if config else None
         try:
-            return lookup_credential(
+            return resolver.lookup(
                 registry,
-                None,
+                repository,
                 username_env=s.username_env if s else None,
                 password_env=s.password_env if s else None,
             )
         except CredentialError as exc:
-            raise RegistryError(registry, None, str(exc)) from None
+            raise RegistryError(registry, repository, resolver.redact(str(exc))) from None
 
     from mplat.cache import DiskCache, default_cache_dir
 

@@ -131,7 +131,7 @@ def tokens_identities(tokens: TokenServer | None) -> list[str]:
 def make_pool(credential: Credential | None, retry: RetryPolicy = FAST) -> RegistryPool:
     return RegistryPool(
         settings_for=lambda registry: (False, None, None),
-        credential_for=lambda registry: credential,
+        credential_for=lambda registry, repository: credential,
         retry=retry,
         timeout=10.0,
     )
@@ -505,3 +505,34 @@ def test_token_server_speaks_the_token_spec(tokens: TokenServer) -> None:
         ("POST", "bob", "password"),
         ("POST", "bob", "refresh_token"),
     ]
+
+
+def test_auth_state_is_per_credential_not_per_registry(basic_registry: RegistryServer) -> None:
+    """Two repositories of one registry with different logins: each keeps its own answer."""
+    reg = basic_registry.address
+    wrong = Credential("alice", WRONG, source="other login")
+    asked: list[str | None] = []
+
+    def credential_for(registry: str, repository: str | None) -> Credential | None:
+        asked.append(repository)
+        return ALICE if repository == "p/good" else wrong
+
+    pool = RegistryPool(
+        settings_for=lambda registry: (False, None, None),
+        credential_for=credential_for,
+        retry=FAST,
+        timeout=10.0,
+    )
+
+    async def work(c: RegistryClient) -> RegistryError:
+        await push_image(c, "p/good", "v1", "percred")
+        with pytest.raises(RegistryError) as info:
+            await c.head_manifest("p/bad", "v1")
+        assert await c.head_manifest("p/good", "v1") is not None  # Still basic with ALICE.
+        return info.value
+
+    err = run(pool, work, reg)
+    assert (err.status, err.repository) == (401, "p/bad")
+    assert sorted(set(asked), key=str) == ["p/bad", "p/good"]
+    assert asked.count("p/good") == 1  # Looked up once per repository, not per request.
+    assert_clean([str(err), *pool.notices.messages])

@@ -138,7 +138,9 @@ def test_client_refetches_a_poisoned_manifest(
 
     async def fetch() -> bytes:
         pool = RegistryPool(
-            settings_for=lambda r: (False, None, None), credential_for=lambda r: None, cache=cache
+            settings_for=lambda r: (False, None, None),
+            credential_for=lambda r, repo: None,
+            cache=cache,
         )
         try:
             got = await pool.client(registry.address).get_manifest(repo, image.digest)

@@ -128,7 +128,7 @@ from mplat.registry.client import RegistryPool
 
 async def apply() -> None:
     config = load_config(sys.argv[1])
-    pool = RegistryPool(settings_for=lambda r: (False, None, None), credential_for=lambda r: None)
+    pool = RegistryPool(settings_for=lambda r: (False, None, None), credential_for=lambda *_: None)
     try:
         result = await Applier(pool).apply(await build_plan(config.lists, pool))
         assert not result.failed, result.failed

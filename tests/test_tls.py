@@ -136,7 +136,7 @@ def _debug_log_has_no_secrets(caplog: pytest.LogCaptureFixture) -> Iterator[None
 def run_head(server: RegistryServer, insecure: bool, ca_file: str | None) -> tuple[Any, str]:
     pool = RegistryPool(
         settings_for=lambda registry: (insecure, ca_file, None),
-        credential_for=lambda registry: ALICE,
+        credential_for=lambda registry, repository: ALICE,
         retry=RetryPolicy(attempts=2, base_delay=0.01),
         timeout=10.0,
     )

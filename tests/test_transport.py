@@ -144,7 +144,7 @@ def serve() -> Iterator[Callable[..., Scripted]]:
 def make_pool(credential: Credential | None = None, retry: RetryPolicy = FAST) -> RegistryPool:
     return RegistryPool(
         settings_for=lambda registry: (False, None, None),
-        credential_for=lambda registry: credential,
+        credential_for=lambda registry, repository: credential,
         retry=retry,
         timeout=5.0,
     )

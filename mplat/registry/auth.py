@@ -13,6 +13,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from mplat.registry.credentials import Credential
 
@@ -80,10 +81,12 @@ class _Token:
 
 @dataclass
 class AuthState:
-    """Per-registry authentication memory: which scheme it wants and the tokens held.
+    """Authentication memory for one credential at one registry: scheme, tokens held,
+    token refusals.
 
-    One instance per registry client; it is not shared across registries, so credentials
-    are never offered to a registry they do not belong to.
+    One instance per (registry client, credential); never shared across registries, so
+    credentials are never offered to a registry they do not belong to, nor across
+    credentials, so one namespace login's tokens never serve another's repositories.
     """
 
     credential: Credential | None
@@ -92,6 +95,8 @@ class AuthState:
     bearer: Challenge | None = None
     tokens: dict[frozenset[str], _Token] = field(default_factory=dict, repr=False)
     refresh_token: str | None = field(default=None, repr=False)
+    token_failures: dict[frozenset[str], Any] = field(default_factory=dict, repr=False)
+    """Scope sets the token server refused (the RegistryError), not asked again this run."""
     _basic: str | None = field(default=None, init=False, repr=False)
 
     def header_for(self, scopes: frozenset[str]) -> str | None:

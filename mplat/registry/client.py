@@ -469,7 +469,8 @@ class RegistryPool:
     """One client per registry, created on first use with that registry's own settings."""
 
     settings_for: Callable[[str], tuple[bool, str | None, int | None]]
-    credential_for: Callable[[str], Credential | None]
+    credential_for: Callable[[str, str | None], Credential | None]
+    """(registry, repository) -> credential; repository None for registry-wide requests."""
     notices: Notices = field(default_factory=Notices)
     cache: ContentCache | None = None
     parallelism: int = 8
@@ -487,7 +488,7 @@ class RegistryPool:
                 api_host=api_host,
                 insecure=insecure,
                 ca_file=ca_file,
-                credential=lambda: self.credential_for(registry),
+                credential=lambda repository: self.credential_for(registry, repository),
                 parallelism=parallelism or self.parallelism,
                 retry=self.retry,
                 notices=self.notices,

@@ -16,11 +16,13 @@ import logging
 import os
 import re
 import shutil
+import signal
 import subprocess
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+from urllib.parse import quote, quote_plus
 
 from mplat import files
 
@@ -28,7 +30,9 @@ __all__ = [
     "HELPER_TIMEOUT_SECONDS",
     "Credential",
     "CredentialError",
+    "CredentialResolver",
     "lookup_credential",
+    "redact_secrets",
 ]
 
 log = logging.getLogger("mplat.credentials")
@@ -41,7 +45,11 @@ _HUB_HOSTS = frozenset({DOCKER_HUB, "index.docker.io", "registry-1.docker.io"})
 _HUB_KEYS = (DOCKER_HUB_SERVER_URL, DOCKER_HUB, "index.docker.io", "registry-1.docker.io")
 TOKEN_USERNAME = "<token>"
 """A username that says the secret is an identity (refresh) token, not a password."""
-HELPER_TIMEOUT_SECONDS = 30.0
+HELPER_TIMEOUT_SECONDS = 10.0
+"""How long a helper may take; MPLAT_CREDENTIAL_HELPER_TIMEOUT (seconds) overrides it."""
+HELPER_TIMEOUT_ENV = "MPLAT_CREDENTIAL_HELPER_TIMEOUT"
+_MIN_SECRET_LEN = 4
+"""Shorter secrets are not searched for in messages: they would match ordinary words."""
 _HELPER_PREFIX = "docker-credential-"
 _HELPER_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _NOT_FOUND_TEXT = "credentials not found"
@@ -73,6 +81,28 @@ class Credential:
 
     def secrets(self) -> tuple[str, ...]:
         return tuple(s for s in (self.password, self.identity_token, self.registry_token) if s)
+
+
+def secret_forms(cred: Credential) -> set[str]:
+    """Every spelling of ``cred``'s secrets that could end up in text: raw, user:password,
+    its Basic base64 (padded, unpadded, URL-safe) and URL-encoded variants."""
+    raw = set(cred.secrets())
+    if cred.username and cred.password:
+        raw.add(f"{cred.username}:{cred.password}")
+    forms = set(raw)
+    for text in raw:
+        forms |= {quote(text, safe=""), quote_plus(text), quote(text)}
+        b64 = base64.b64encode(text.encode()).decode()
+        forms |= {b64, b64.rstrip("="), base64.urlsafe_b64encode(text.encode()).decode()}
+    return {f for f in forms if len(f) >= _MIN_SECRET_LEN}
+
+
+def redact_secrets(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every known secret form replaced by ``[redacted]``, longest first."""
+    for secret in sorted(set(secrets), key=len, reverse=True):
+        if len(secret) >= _MIN_SECRET_LEN:
+            text = text.replace(secret, "[redacted]")
+    return text
 
 
 class CredentialError(Exception):
@@ -270,26 +300,82 @@ def redact(line: str) -> str:
     return line if len(line) <= _MAX_EXCERPT else line[: _MAX_EXCERPT - 3] + "..."
 
 
-def _first_line(*texts: str) -> str:
-    for text in texts:
+_PLAIN_WORD_RE = re.compile(r"[A-Za-z]+(?:['._/-][A-Za-z]+)*|[0-9]{1,3}|\[redacted\]")
+_WORD_EDGES = "([{\"'`"
+_WORD_TAIL = ")]}\"'`.,;:!?"
+
+
+def _plain_word(word: str) -> bool:
+    """Ordinary prose: letters (with inner ``-._/'``), a short number, or a redaction mark.
+
+    Anything else (digits inside a word, ``user:pass``, ``%xx``, ``=``, base64-looking
+    mixed case) could be a secret the helper echoed, so it is not shown.
+    """
+    core = word.lstrip(_WORD_EDGES).rstrip(_WORD_TAIL)
+    if not core:
+        return True
+    if len(core) > 40 or not _PLAIN_WORD_RE.fullmatch(core):
+        return False
+    return all(sum(c.isupper() for c in seg[1:]) < 3 for seg in re.split(r"[-._/']", core))
+
+
+def helper_reason(stdout: str, stderr: str, known: Iterable[str] = ()) -> str | None:
+    """A short, sanitised reason from a failed helper's output, or None to show nothing.
+
+    The raw output is never shown: known secrets are removed, anything secret-looking is
+    dropped word by word, and a line that looks like JSON or keeps no words is withheld.
+    """
+    for text in (stderr, stdout):
         for line in text.splitlines():
-            if line.strip():
-                return redact(line.strip())
-    return "(no output)"
+            line = line.strip()
+            if not line:
+                continue
+            if "{" in line or '"Secret"' in line:
+                return None
+            line = redact(redact_secrets(line, known))
+            words = [w if _plain_word(w) else "[withheld]" for w in line.split()]
+            if all(w in ("[withheld]", "[redacted]") for w in words):
+                return None
+            reason = " ".join(words)
+            return reason if len(reason) <= 120 else reason[:117] + "..."
+    return None
+
+
+def helper_failure(
+    program: str,
+    named_in: str,
+    returncode: int,
+    stdout: str,
+    stderr: str,
+    known: Iterable[str] = (),
+) -> CredentialError:
+    """``docker-credential-X exited with status N``, plus at most a sanitised reason."""
+    how = (
+        f"was killed by signal {-returncode}"
+        if returncode < 0
+        else f"exited with status {returncode}"
+    )
+    reason = helper_reason(stdout, stderr, known)
+    return CredentialError(
+        f"credential helper {program} {how}"
+        + (f": {reason}" if reason else "")
+        + f" (named in {named_in})"
+    )
 
 
 def parse_helper_output(
-    program: str, named_in: str, returncode: int, stdout: str, stderr: str
+    program: str,
+    named_in: str,
+    returncode: int,
+    stdout: str,
+    stderr: str,
+    known: Iterable[str] = (),
 ) -> Credential | None:
     """Turn a helper's ``get`` answer into a credential; "not found" means anonymous (None)."""
     if returncode != 0:
         if _NOT_FOUND_TEXT in stdout.lower() or _NOT_FOUND_TEXT in stderr.lower():
             return None
-        how = f"killed by signal {-returncode}" if returncode < 0 else f"exit {returncode}"
-        raise CredentialError(
-            f"credential helper {program} failed ({how}): {_first_line(stdout, stderr)} "
-            f"(named in {named_in})"
-        )
+        raise helper_failure(program, named_in, returncode, stdout, stderr, known)
     try:
         doc = json.loads(stdout)
     except ValueError:
@@ -393,8 +479,22 @@ def _read_auth_file(path: Path, display: str, kind: FileKind) -> AuthFile | None
     return parse_auth_file(text, display, kind)
 
 
+def helper_timeout(environ: Mapping[str, str]) -> float:
+    """MPLAT_CREDENTIAL_HELPER_TIMEOUT if it is a positive number, else the default."""
+    text = environ.get(HELPER_TIMEOUT_ENV, "")
+    try:
+        value = float(text)
+    except ValueError:
+        return HELPER_TIMEOUT_SECONDS
+    return value if 0 < value < float("inf") else HELPER_TIMEOUT_SECONDS
+
+
 def _run_helper(
-    name: str, registry: str, named_in: str, environ: Mapping[str, str]
+    name: str,
+    registry: str,
+    named_in: str,
+    environ: Mapping[str, str],
+    known: Iterable[str] = (),
 ) -> Credential | None:
     if not _HELPER_NAME_RE.fullmatch(name):
         raise CredentialError(f"{named_in}: invalid credential helper name {name!r}")
@@ -404,29 +504,69 @@ def _run_helper(
         raise CredentialError(
             f"credential helper {program} not found on PATH (named in {named_in})"
         )
+    timeout = helper_timeout(environ)
     try:
-        proc = subprocess.run(
+        # A session of its own, so a timeout kills the helper and whatever it started.
+        proc = subprocess.Popen(
             [executable, "get"],
-            input=helper_server_url(registry).encode(),
-            capture_output=True,
-            timeout=HELPER_TIMEOUT_SECONDS,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             env=dict(environ),
-            check=False,
+            start_new_session=True,
         )
-    except subprocess.TimeoutExpired:
-        # from None: TimeoutExpired carries the helper's partial output, which may be a secret.
-        raise CredentialError(
-            f"credential helper {program} did not answer within {HELPER_TIMEOUT_SECONDS:g} s "
-            f"(named in {named_in})"
-        ) from None
     except OSError as e:
         raise CredentialError(
             f"credential helper {program} could not be run: {e.strerror or type(e).__name__} "
             f"(named in {named_in})"
         ) from None
-    stdout = proc.stdout.decode("utf-8", errors="replace")
-    stderr = proc.stderr.decode("utf-8", errors="replace")
-    return parse_helper_output(program, named_in, proc.returncode, stdout, stderr)
+    with proc:
+        try:
+            out, err = proc.communicate(helper_server_url(registry).encode(), timeout=timeout)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except OSError:
+                proc.kill()
+            proc.wait()
+            # from None: TimeoutExpired carries the helper's partial output, which may be a secret.
+            raise CredentialError(
+                f"credential helper {program} did not answer within {timeout:g} s and was "
+                f"stopped (named in {named_in}; {HELPER_TIMEOUT_ENV} sets the limit)"
+            ) from None
+    stdout = out.decode("utf-8", errors="replace")
+    stderr = err.decode("utf-8", errors="replace")
+    return parse_helper_output(program, named_in, proc.returncode, stdout, stderr, known)
+
+
+HelperMemo = dict[tuple[str, str], Credential | CredentialError | None]
+"""(helper name, registry) -> what the helper answered, or how it failed, this run."""
+
+
+def _ask_helper(
+    name: str,
+    registry: str,
+    named_in: str,
+    environ: Mapping[str, str],
+    memo: HelperMemo | None,
+    known: Iterable[str],
+) -> Credential | None:
+    """One helper run per (helper, registry) and run: its answer and its failure are kept."""
+    key = (name, registry)
+    if memo is not None and key in memo:
+        found = memo[key]
+        if isinstance(found, CredentialError):
+            raise found
+        return found
+    try:
+        cred = _run_helper(name, registry, named_in, environ, known)
+    except CredentialError as exc:
+        if memo is not None:
+            memo[key] = exc
+        raise
+    if memo is not None:
+        memo[key] = cred
+    return cred
 
 
 def lookup_credential(
@@ -437,12 +577,15 @@ def lookup_credential(
     password_env: str | None = None,
     environ: Mapping[str, str] | None = None,
     home: Path | None = None,
+    helper_memo: HelperMemo | None = None,
+    known_secrets: Iterable[str] = (),
 ) -> Credential | None:
     """The credential for ``registry`` (and ``repository``, for namespace keys), or None.
 
     None means "go anonymous": no source had an entry. A source that exists but is broken
     raises CredentialError rather than silently falling back, because a push that quietly
-    runs anonymously fails later with a far less helpful 401.
+    runs anonymously fails later with a far less helpful 401. ``helper_memo`` makes each
+    helper run once per registry; ``known_secrets`` are removed from helper error text.
     """
     env: Mapping[str, str] = os.environ if environ is None else environ
     home_dir = files.home_dir(env) if home is None else home
@@ -460,7 +603,7 @@ def lookup_credential(
             continue
         for step in plan_file(auth_file, registry, repository):
             if isinstance(step, HelperStep):
-                cred = _run_helper(step.name, registry, display, env)
+                cred = _ask_helper(step.name, registry, display, env, helper_memo, known_secrets)
             else:
                 cred = entry_credential(auth_file, step.key)
             if cred is not None:
@@ -468,3 +611,63 @@ def lookup_credential(
                 return cred
     log.debug("no credential for %s; going anonymous", registry)
     return None
+
+
+@dataclass
+class CredentialResolver:
+    """Credential lookups for one run: each (registry, repository) is looked up once and each
+    helper asked once per registry, failures included, so a broken or hung helper costs one
+    run and one message rather than one per request. It also knows every secret it has
+    handed out, so error text can be scrubbed of them (:meth:`redact`)."""
+
+    environ: Mapping[str, str] | None = None
+    home: Path | None = None
+    _lookups: dict[tuple[str, str | None], Credential | CredentialError | None] = field(
+        default_factory=dict, repr=False
+    )
+    _helpers: HelperMemo = field(default_factory=dict, repr=False)
+    _secrets: set[str] = field(default_factory=set, repr=False)
+
+    def lookup(
+        self,
+        registry: str,
+        repository: str | None,
+        *,
+        username_env: str | None = None,
+        password_env: str | None = None,
+    ) -> Credential | None:
+        key = (canonical_registry(registry), repository)
+        if key in self._lookups:
+            found = self._lookups[key]
+            if isinstance(found, CredentialError):
+                raise found
+            return found
+        env: Mapping[str, str] = os.environ if self.environ is None else self.environ
+        if password_env and env.get(password_env):
+            self._secrets.add(env[password_env])  # Known even if the lookup fails later.
+        try:
+            cred = lookup_credential(
+                registry,
+                repository,
+                username_env=username_env,
+                password_env=password_env,
+                environ=env,
+                home=self.home,
+                helper_memo=self._helpers,
+                known_secrets=self._secrets,
+            )
+        except CredentialError as exc:
+            failure = CredentialError(self.redact(str(exc)))
+            self._lookups[key] = failure
+            raise failure from None
+        if cred is not None:
+            self._secrets |= secret_forms(cred)
+        self._lookups[key] = cred
+        return cred
+
+    def redact(self, text: str) -> str:
+        """``text`` without any secret this run has seen, in any of its spellings."""
+        forms = set(self._secrets)
+        for secret in self._secrets:
+            forms |= secret_forms(Credential(password=secret))
+        return redact_secrets(text, forms)

@@ -148,7 +148,7 @@ class Transport:
         api_host: str,
         insecure: bool = False,
         ca_file: str | None = None,
-        credential: Callable[[], Credential | None] | None = None,
+        credential: Callable[[str | None], Credential | None] | None = None,
         parallelism: int = 8,
         retry: RetryPolicy | None = None,
         notices: Notices | None = None,
@@ -163,9 +163,11 @@ class Transport:
         self.retry = retry or RetryPolicy()
         self.notices = notices or Notices()
         self._credential_loader = credential
-        self._auth: AuthState | None = None
+        # Auth state per credential, not per registry: repositories of one registry may
+        # have different logins (auth.json namespace keys), and tokens must not cross them.
+        self._auth: dict[Credential | None, AuthState] = {}
+        self._credentials: dict[str | None, Credential | None] = {}
         self._auth_lock = asyncio.Lock()
-        self._token_failures: dict[frozenset[str], RegistryError] = {}
         self._scheme: str | None = None
         self._scheme_lock = asyncio.Lock()
         self._sem = asyncio.Semaphore(parallelism)
@@ -238,11 +240,17 @@ class Transport:
 
     # -- auth ---------------------------------------------------------------------------
 
-    def _auth_state(self) -> AuthState:
-        if self._auth is None:
-            cred = self._credential_loader() if self._credential_loader else None
-            self._auth = AuthState(credential=cred)
-        return self._auth
+    def _auth_state(self, repository: str | None) -> AuthState:
+        """The state for ``repository``'s credential, shared by repositories with the same one."""
+        if repository in self._credentials:
+            cred = self._credentials[repository]
+        else:
+            cred = self._credential_loader(repository) if self._credential_loader else None
+            self._credentials[repository] = cred
+        state = self._auth.get(cred)
+        if state is None:
+            state = self._auth[cred] = AuthState(credential=cred)
+        return state
 
     async def _answer_challenge(
         self,
@@ -257,7 +265,7 @@ class Transport:
         requests that hit the same 401 queue on the lock, and all but the first find the
         answer already there instead of fetching one token each.
         """
-        state = self._auth_state()
+        state = self._auth_state(repository)
         async with self._auth_lock:
             current = state.header_for(scopes)
             if current is not None and current != sent:
@@ -267,14 +275,14 @@ class Transport:
                     state.scheme = "bearer"
                     state.bearer = ch
                     state.forget(scopes)
-                    failed = self._token_failures.get(scopes)
+                    failed = state.token_failures.get(scopes)
                     if failed is not None:
                         raise failed  # Queued behind a refusal: do not ask again this run.
                     try:
                         await self._fetch_token(state, ch, scopes, repository)
                     except RegistryError as exc:
                         if not exc.retryable:
-                            self._token_failures[scopes] = exc
+                            state.token_failures[scopes] = exc
                         raise
                     return True
             cred = state.credential
@@ -442,7 +450,7 @@ class Transport:
         scopes = frozenset(
             ([scope_for(repository, actions)] if repository else []) + list(extra_scopes)
         )
-        state = self._auth_state()
+        state = self._auth_state(repository)
         started = time.monotonic()
         attempt = 0
         fresh: str | None = None  # An Authorization obtained during this call.
