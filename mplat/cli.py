@@ -156,9 +156,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(main: Coroutine[Any, Any, int]) -> int:
-    import asyncio  # Only commands that talk to registries pay for the event loop.
+    # Only commands that talk to registries pay for the event loop. SIGINT/SIGTERM: 130/143.
+    from mplat import interrupt
 
-    return asyncio.run(main)
+    return interrupt.run(main)
 
 
 class _StderrHandler(logging.Handler):
@@ -317,6 +318,7 @@ async def _plan(args: argparse.Namespace) -> int:
 
 
 async def _apply(args: argparse.Namespace) -> int:
+    from mplat import interrupt
     from mplat.apply import Applier
     from mplat.output import Style, render_result
 
@@ -343,14 +345,27 @@ async def _apply(args: argparse.Namespace) -> int:
             return EXIT_ERROR
         if not plan.has_changes:
             return EXIT_ERROR if plan.errors else EXIT_OK
-        if not saved and not args.auto_approve and not _confirm():
-            return EXIT_ERROR
-        applier = Applier(pool, progress=lambda m: print(f"  {m}", file=sys.stderr))
+        if not saved and not args.auto_approve:
+            with interrupt.blocking():
+                if not _confirm():
+                    return EXIT_ERROR
+        intr = interrupt.current()
+        applier = Applier(
+            pool,
+            progress=lambda m: print(f"  {m}", file=sys.stderr),
+            stop=intr.stop,
+            abort=intr.abort,
+            hard=lambda: intr.hard,
+        )
         if saved:
             await applier.check_stale(plan)
-        result = await applier.apply(plan)
+        with interrupt.writing():
+            result = await applier.apply(plan)
     finally:
         await pool.aclose()
+    if result.interrupted:
+        sys.stdout.write(interrupt.report(result, intr))
+        return intr.exit_code
     sys.stdout.write(render_result(result, style))
     return EXIT_ERROR if result.failed or plan.errors else EXIT_OK
 
