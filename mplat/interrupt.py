@@ -14,6 +14,7 @@ import contextlib
 import contextvars
 import signal
 import sys
+import threading
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -127,7 +128,9 @@ async def _supervise(main: Coroutine[Any, Any, int]) -> int:
     intr = Interrupt(_runner=asyncio.current_task())
     _CURRENT.set(intr)
     previous = {s: signal.getsignal(s) for s in SIGNALS}
-    for s in SIGNALS:
+    # Only the main thread may handle signals; elsewhere (a caller's thread) run without.
+    handled = threading.current_thread() is threading.main_thread()
+    for s in SIGNALS if handled else ():
         loop.add_signal_handler(s, intr.on_signal, s)
     default_handler = loop.get_exception_handler()
 
@@ -150,7 +153,7 @@ async def _supervise(main: Coroutine[Any, Any, int]) -> int:
         code = intr.exit_code
     finally:
         intr.close()
-        for s in SIGNALS:
+        for s in SIGNALS if handled else ():
             loop.remove_signal_handler(s)
             signal.signal(s, previous[s])
     await _drain()
@@ -174,7 +177,7 @@ def blocking() -> Iterator[None]:
     """
     loop = asyncio.get_running_loop()
     intr = _CURRENT.get()
-    if intr is None:
+    if intr is None or threading.current_thread() is not threading.main_thread():
         yield
         return
 
