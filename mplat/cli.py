@@ -173,9 +173,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(main: Coroutine[Any, Any, int]) -> int:
-    import asyncio  # Only commands that talk to registries pay for the event loop.
+    # Only commands that talk to registries pay for the event loop. SIGINT/SIGTERM: 130/143.
+    from mplat import interrupt
 
-    return asyncio.run(main)
+    return interrupt.run(main)
 
 
 class _StderrHandler(logging.Handler):
@@ -355,6 +356,7 @@ async def _plan(args: argparse.Namespace) -> int:
 
 
 async def _apply(args: argparse.Namespace) -> int:
+    from mplat import interrupt
     from mplat.apply import Applier, ApplyResult
     from mplat.output import Style, apply_to_json, render_result
 
@@ -378,13 +380,32 @@ async def _apply(args: argparse.Namespace) -> int:
             plan = await _make_plan(args, config, pool)  # type: ignore[arg-type]
         _print_plan(args, plan)
         result: ApplyResult | None = None
+        intr = interrupt.current()
         if _may_apply(args, plan, saved):
-            applier = Applier(pool, progress=lambda m: print(f"  {m}", file=sys.stderr))
+            applier = Applier(
+                pool,
+                progress=lambda m: print(f"  {m}", file=sys.stderr),
+                stop=intr.stop,
+                abort=intr.abort,
+                hard=lambda: intr.hard,
+            )
             if saved:
                 await applier.check_stale(plan)
-            result = await applier.apply(plan)
+            with interrupt.writing():
+                result = await applier.apply(plan)
     finally:
         await pool.aclose()
+    if result is not None and result.interrupted:
+        # What was and was not done goes to stderr under --json, so stdout stays one document.
+        report = interrupt.report(result, intr)
+        if args.json:
+            import json
+
+            sys.stderr.write(report)
+            print(json.dumps(apply_to_json(plan, result), indent=2))
+        else:
+            sys.stdout.write(report)
+        return intr.exit_code
     if args.json:
         import json
 
@@ -399,6 +420,8 @@ async def _apply(args: argparse.Namespace) -> int:
 
 def _may_apply(args: argparse.Namespace, plan: Plan, saved: bool) -> bool:
     """Whether to write: not a blocked plan, not half a plan unless asked, only once approved."""
+    from mplat import interrupt
+
     blocked = _blocked_message(plan)
     if blocked:
         print(f"Error: {blocked}; nothing was applied.", file=sys.stderr)
@@ -414,7 +437,10 @@ def _may_apply(args: argparse.Namespace, plan: Plan, saved: bool) -> bool:
             file=sys.stderr,
         )
         return False
-    return saved or args.auto_approve or _confirm()
+    if saved or args.auto_approve:
+        return True
+    with interrupt.blocking():  # a signal at the prompt acts at once: input() would swallow it
+        return _confirm()
 
 
 def _try_load_for_settings(args: argparse.Namespace) -> Config | None:

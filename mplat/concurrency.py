@@ -46,3 +46,10 @@ class Once(Generic[K, T]):
             task = asyncio.ensure_future(make())
             self._tasks[key] = task
         return asyncio.shield(task)
+
+    def cancel(self) -> list[asyncio.Future[T]]:
+        """Cancel every job still running (a hard stop); returns them to be awaited."""
+        running = [t for t in self._tasks.values() if not t.done()]
+        for t in running:
+            t.cancel()
+        return running

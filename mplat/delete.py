@@ -36,8 +36,17 @@ _REFUSAL_HINT = (
 
 
 async def delete_tags(
-    pool: RegistryPool, changes: list[Change], result: ApplyResult, progress: Callable[[str], None]
+    pool: RegistryPool,
+    changes: list[Change],
+    result: ApplyResult,
+    progress: Callable[[str], None],
+    stop: asyncio.Event | None = None,
+    track: dict[str, Change] | None = None,
 ) -> None:
+    """Delete tags; once ``stop`` is set no new deletion starts (one in flight finishes).
+
+    ``track`` collects the deletions started, so a hard stop can tell which were cut off.
+    """
     from mplat.apply import Outcome
 
     # Deletions in one repository run one at a time: each one reads the other tags.
@@ -47,6 +56,13 @@ async def delete_tags(
 
     async def repo_worker(items: list[Change]) -> None:
         for c in items:
+            if stop is not None and stop.is_set():
+                result.outcomes.append(
+                    Outcome(c.address, "delete", False, "not deleted (stopped first)", True)
+                )
+                continue
+            if track is not None:
+                track[c.address] = c
             registry, _, path = c.repository.partition("/")
             client = pool.client(registry)
             try:
