@@ -83,14 +83,17 @@ def _parser() -> argparse.ArgumentParser:
         type=_positive_seconds,
         default=30.0,
         metavar="SECONDS",
-        help="per-request timeout (default %(default)s)",
+        help="seconds without progress before a request gives up: connecting, waiting for"
+        " an answer, or a transfer that stalls (small bodies must also arrive whole within"
+        " it; large transfers run as long as bytes flow) (default %(default)s)",
     )
     net.add_argument(
         "--retries",
         type=_positive_int,
-        default=5,
+        default=8,
         metavar="N",
-        help="attempts per idempotent request on errors, 429 and 5xx (default %(default)s)",
+        help="attempts per idempotent request on errors, 429 and 5xx; the default %(default)s"
+        " waits 16-32 s in all, riding out a registry restart",
     )
     net.add_argument(
         "--cache-dir",

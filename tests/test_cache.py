@@ -166,7 +166,9 @@ def test_client_refetches_past_a_fifo(registry: RegistryServer, repo: str, tmp_p
 
     async def fetch() -> bytes:
         pool = RegistryPool(
-            settings_for=lambda r: (False, None, None), credential_for=lambda r: None, cache=cache
+            settings_for=lambda r: (False, None, None),
+            credential_for=lambda r, repo: None,
+            cache=cache,
         )
         try:
             got = await pool.client(registry.address).get_manifest(repo, image.digest)

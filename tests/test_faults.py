@@ -20,18 +20,26 @@ Figures (fault rates, lists applied, faults by kind, broken tags) are printed fo
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
 import os
 import random
+import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import AsyncIterator, Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
+from mplat.registry.client import RegistryPool
+from mplat.registry.errors import RegistryError
+from mplat.registry.transport import RetryPolicy
 from tests.support.faultproxy import FAULT_KINDS, FaultProxy, TagKey, broken_tags, snapshot_tags
 from tests.support.registry import MISSING_BINARY_MESSAGE, REGISTRY_BINARY, RegistryServer
 from tests.support.seed import push_index, seed_image
@@ -277,9 +285,10 @@ class World:
         kinds: Collection[str] = FAULT_KINDS,
         latency: float = 0.0,
         methods: Collection[str] | None = None,
+        max_streak: int | None = None,
     ) -> None:
         for p in (self.proxy, self.mirror):
-            p.configure(rate=rate, kinds=kinds, latency=latency)
+            p.configure(rate=rate, kinds=kinds, latency=latency, max_streak=max_streak)
             p.only_methods(methods)
 
     def reset_counts(self) -> None:
@@ -396,13 +405,14 @@ def faulty_apply(
     via_mirror: float = 0.25,
     kinds: Collection[str] = FAULT_KINDS,
     methods: Collection[str] | None = None,
+    max_streak: int | None = None,
 ) -> Round:
     """Apply ``n_lists`` lists with faults on; then audit, converge without faults, and
     audit the state under faults against the converged (desired) one."""
     cfg = write(tmp_path, world.config(n_lists, variant, targets, via_mirror))
     planned = plan_keys(n_lists, targets)
     before = snapshot_tags(world.registry.url)
-    world.faults(rate, kinds, methods=methods)
+    world.faults(rate, kinds, methods=methods, max_streak=max_streak)
     # --allow-partial: under faults some lists fail to plan; the rest must still be applied.
     args = ("--auto-approve", "--allow-partial", "--timeout", "1", *extra)
     run = run_mplat(tmp_path, "apply", "-f", str(cfg), *args)
@@ -464,7 +474,8 @@ def test_failed_uploads_are_retried_with_a_fresh_session(tmp_path: Path, world: 
     """Every child comes through the mirror, so every blob is downloaded and uploaded; a
     quarter of PUTs answer 503. Manifest PUTs are retried; a blob upload must be too (a new
     session, a fresh stream: the client's own docstring says that is what the factory is
-    for), so the apply succeeds."""
+    for), so the apply succeeds. At most 3 faults in a row per logical request (the upload
+    of one blob, whatever its session URL): with 8 attempts it can never fail by chance."""
     r = faulty_apply(
         tmp_path,
         world,
@@ -475,6 +486,7 @@ def test_failed_uploads_are_retried_with_a_fresh_session(tmp_path: Path, world: 
         rate=0.25,
         kinds=("503",),
         methods=("PUT",),
+        max_streak=3,
     )
     print(figures("25% of PUTs answered 503, 5 attempts", r, 12))
     r.audit.assert_ok()
@@ -534,3 +546,175 @@ def test_kill_minus_nine_midway_never_breaks_a_tag(tmp_path: Path, world: World)
         result.assert_ok()
     converge(tmp_path, world, cfg)
     assert any(0 < m < len(planned) for m in moved_per_round), "no kill landed mid-way"
+
+
+# -- timeouts, outages and unreachable registries (issue 10) -------------------------------------
+
+
+def _pool(timeout: float, retry: RetryPolicy | None = None) -> RegistryPool:
+    return RegistryPool(
+        lambda _: (True, None, None),
+        lambda _registry, _repository: None,
+        timeout=timeout,
+        retry=retry or RetryPolicy(),
+    )
+
+
+def test_an_upload_longer_than_the_timeout_succeeds_while_bytes_flow(world: World) -> None:
+    """--timeout bounds a stall, not a transfer: 3 MiB at 1 MiB/s is 3 s against a 1 s timeout."""
+    data = random.Random(SEED).randbytes(3 << 20)
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for i in range(0, len(data), 256 * 1024):
+            yield data[i : i + 256 * 1024]
+
+    async def main(address: str) -> float:
+        pool = _pool(1.0, RetryPolicy(attempts=1))
+        try:
+            t0 = time.monotonic()
+            await pool.client(address).upload_blob("slow/up", digest, len(data), chunks)
+            return time.monotonic() - t0
+        finally:
+            await pool.aclose()
+
+    with FaultProxy(world.registry.address, throttle=1 << 20) as slow:
+        seconds = asyncio.run(main(slow.address))
+    print(f"\n3 MiB upload at 1 MiB/s with --timeout 1: {seconds:.1f}s")
+    assert seconds > 2.0  # it really was throttled past the timeout
+
+
+def _manifest_digest(world: World) -> str:
+    accept = "application/vnd.oci.image.manifest.v1+json, " + (
+        "application/vnd.docker.distribution.manifest.v2+json"
+    )
+    with httpx.Client(base_url=world.registry.url, timeout=30) as c:
+        resp = c.head(f"/v2/{SOURCE}/manifests/linux-amd64-a", headers={"Accept": accept})
+        resp.raise_for_status()
+        return resp.headers["Docker-Content-Digest"]
+
+
+def test_a_body_dribbled_a_byte_at_a_time_is_bounded(world: World) -> None:
+    """A manifest sent at 20 bytes/s takes a minute or more; with --timeout 1 each attempt
+    to read it whole must end after about 1 s, not run for the length of the body."""
+    digest = _manifest_digest(world)
+
+    async def main(address: str) -> None:
+        pool = _pool(1.0, RetryPolicy(attempts=2, base_delay=0.01))
+        try:
+            await pool.client(address).get_manifest(SOURCE, digest)
+        finally:
+            await pool.aclose()
+
+    with FaultProxy(world.registry.address, dribble=0.05) as dribbler:
+        t0 = time.monotonic()
+        with pytest.raises(RegistryError, match="ReadTimeout"):
+            asyncio.run(main(dribbler.address))
+        seconds = time.monotonic() - t0
+    print(f"\ndribbled manifest, --timeout 1: gave up after {seconds:.1f}s")
+    assert seconds < 20  # generous; unbounded, each attempt reads for the whole body
+
+
+def test_an_apply_rides_out_a_ten_second_outage(tmp_path: Path, world: World) -> None:
+    """From the first write on, the proxy resets every connection for 10 s (a registry
+    restart); with the default retries (at least 15.75 s of backoff) the apply succeeds."""
+    cfg = write(tmp_path, world.config(8, 7, ("outage/r0", "outage/r1"), 0.0))
+    world.proxy.outage_after_write(10.0)
+    try:
+        r = run_mplat(tmp_path, "apply", "-f", str(cfg), "--auto-approve", "--timeout", "5")
+    finally:
+        refused = world.proxy.refused
+        world.proxy.outage_after_write(0.0)
+    print(f"\n10 s outage mid-apply: exit {r.code} in {r.seconds:.1f}s; {refused} reset" + show(r))
+    assert refused > 0
+    assert r.code == 0, r.text[-3000:]
+
+
+def _unreachable_config(tmp_path: Path, addr: str, n: int) -> Path:
+    lines = ["version: 1", "lists:"]
+    for i in range(n):
+        lines += [
+            f"  - repository: {addr}/down/r{i}",
+            f"    tags: [t{i}]",
+            "    manifests:",
+            f"      - image: {addr}/down/src:a{i}",
+        ]
+    return write(tmp_path, "\n".join(lines) + "\n")
+
+
+def test_a_closed_port_is_one_error_found_once(tmp_path: Path) -> None:
+    """20 lists on a registry nobody listens on: one retried failure, then every other list
+    fails at once with the same error; one note per kind, not one per request."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cfg = _unreachable_config(tmp_path, f"127.0.0.1:{port}", 20)
+    r = run_mplat(tmp_path, "plan", "-f", str(cfg), "--timeout", "2", "--retries", "3")
+    print(f"\n20 lists, closed port: exit {r.code} in {r.seconds:.1f}s" + show(r, 3))
+    assert r.code == 1 and "Traceback" not in r.text
+    notes = [line for line in r.err.splitlines() if "before retrying" in line]
+    assert len(notes) == 1, r.err
+    assert "stops asking this registry" in r.text
+
+
+def _stalled_plan(tmp_path: Path, n: int) -> tuple[Result, int]:
+    """Plan ``n`` lists against a listener that accepts and never answers."""
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+    with socket.socket() as lsock:
+        lsock.bind(("127.0.0.1", 0))
+        lsock.listen(512)
+        lsock.settimeout(0.1)
+
+        def accept() -> None:
+            while not stop.is_set():
+                try:
+                    accepted.append(lsock.accept()[0])
+                except OSError:
+                    continue
+
+        thread = threading.Thread(target=accept, daemon=True)
+        thread.start()
+        try:
+            cfg = _unreachable_config(tmp_path, f"127.0.0.1:{lsock.getsockname()[1]}", n)
+            args = ("plan", "-f", str(cfg), "--timeout", "1", "--retries", "2")
+            r = run_mplat(tmp_path, *args, timeout=300)
+        finally:
+            stop.set()
+            thread.join()
+            for c in accepted:
+                c.close()
+    return r, len(accepted)
+
+
+def test_a_stalled_registry_is_given_up_once_not_once_per_list(tmp_path: Path) -> None:
+    """The connections a stalled registry sees (and so the time) do not grow with lists."""
+    seen = []
+    for n in (1, 20):
+        r, conns = _stalled_plan(tmp_path, n)
+        print(
+            f"\n{n} lists, stalled: exit {r.code} in {r.seconds:.1f}s, {conns} conns" + show(r, 2)
+        )
+        assert r.code == 1 and "Traceback" not in r.text
+        seen.append(conns)
+    # At most the requests already in flight (8 slots, 2 attempts) when the first gave up.
+    assert seen[1] <= seen[0] + 2 * 8, seen
+
+
+def test_refused_mounts_with_one_slot_do_not_deadlock(tmp_path: Path, world: World) -> None:
+    """Sources in another repository of the same registry, mounts refused: every blob is
+    streamed from the registry into an upload to it. With --parallelism 1 the upload's PUT
+    used to hold the only slot its own source GET waited for, until the write timeout."""
+    with FaultProxy(world.registry.address, refuse_mounts=True) as proxy:
+        text = config_text(proxy.address, proxy.address, 12, 9, ("nomnt/r0", "nomnt/r1"), 0.0)
+        cfg = write(tmp_path, text)
+        args = ("apply", "-f", str(cfg), "--auto-approve", "--parallelism", "1")
+        r = run_mplat(tmp_path, *args, "--timeout", "20", timeout=400)
+        refused = proxy.mounts_refused
+    print(
+        f"\n12 lists, mounts refused, --parallelism 1: exit {r.code} in {r.seconds:.1f}s, "
+        f"{refused} mounts refused" + show(r)
+    )
+    assert refused > 0
+    assert r.code == 0, r.text[-3000:]
+    assert r.seconds < 60  # generous: a deadlock waits out the 20 s write timeout per blob

@@ -514,3 +514,12 @@ def test_streamed_body_is_not_resent_after_a_401(serve: Callable[..., Scripted])
 
     assert run_with(pool, work) == 401
     assert [s.method for s in registry.seen] == ["PUT"]
+
+
+def test_default_retries_ride_out_a_fifteen_second_outage() -> None:
+    """Issue 10: the default backoff spanned 1.9-3.75 s, less than a registry restart."""
+    from mplat.cli import _parser
+
+    assert RetryPolicy().min_wait() >= 15.0
+    args = _parser().parse_args(["plan"])
+    assert RetryPolicy(attempts=args.retries).min_wait() >= 15.0

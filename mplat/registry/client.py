@@ -152,9 +152,11 @@ class RegistryClient:
             )
             try:
                 if resp.status_code != 200:
-                    await read_capped(resp)
+                    await read_capped(resp, deadline=self.transport.timeout)
                     raise _error(resp, self.registry, repository, f"manifest {ref} not readable")
-                data = await _read_limited(resp, MAX_MANIFEST_BYTES)
+                data = await _read_limited(
+                    resp, MAX_MANIFEST_BYTES, deadline=self.transport.timeout
+                )
                 break
             except httpx.TransportError as exc:
                 # The headers arrived but the body broke off: a GET is safe to repeat.
@@ -322,7 +324,7 @@ class RegistryClient:
         )
         try:
             if resp.status_code != 200:
-                await read_capped(resp)
+                await read_capped(resp, deadline=self.transport.timeout)
                 raise _error(resp, self.registry, repository, f"blob {digest} not readable")
             hasher = hashlib.sha256()
             total = 0
@@ -417,13 +419,17 @@ class RegistryClient:
         sep = "&" if "?" in url else "?"
         body = chunks()
         try:
+            # Start the source stream before the PUT takes its slot: a source on this same
+            # registry needs a slot for its GET, and waiting for it inside the PUT deadlocks
+            # once every slot is held by an upload waiting for its own source.
+            content = await _primed(body)
             put = await self.transport.request(
                 "PUT",
                 f"{url}{sep}digest={digest}",
                 repository=repository,
                 actions=("pull", "push"),
                 headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
-                content=body,
+                content=content,
                 idempotent=False,
             )
         except RegistryError:
@@ -454,13 +460,38 @@ class RegistryClient:
             pass  # Abandoned sessions expire on their own; cancelling is a courtesy.
 
 
-async def _read_limited(resp: httpx.Response, limit: int) -> bytes | None:
-    """Read a body but stop at ``limit`` bytes: a hostile registry cannot make us buffer more."""
+async def _primed(body: AsyncIterable[bytes]) -> AsyncIterable[bytes]:
+    """``body`` with its first chunk already fetched (so its request has been answered)."""
+    it = aiter(body)
+    try:
+        first = await anext(it)
+    except StopAsyncIteration:
+        first = b""
+
+    async def chained() -> AsyncIterator[bytes]:
+        if first:
+            yield first
+        async for chunk in it:
+            yield chunk
+
+    return chained()
+
+
+async def _read_limited(
+    resp: httpx.Response, limit: int, deadline: float | None = None
+) -> bytes | None:
+    """Read a body but stop at ``limit`` bytes: a hostile registry cannot make us buffer more.
+
+    ``deadline`` bounds the whole read, as for every small body (see ``read_capped``)."""
     buf = bytearray()
-    async for chunk in resp.aiter_bytes():
-        buf += chunk
-        if len(buf) > limit:
-            return None
+    try:
+        async with asyncio.timeout(deadline):
+            async for chunk in resp.aiter_bytes():
+                buf += chunk
+                if len(buf) > limit:
+                    return None
+    except TimeoutError:
+        raise httpx.ReadTimeout(f"the body took longer than {deadline:g}s") from None
     return bytes(buf)
 
 

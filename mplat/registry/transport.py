@@ -9,13 +9,16 @@ bounded concurrency, bounded retries that honour ``Retry-After``, nothing secret
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
+import functools
 import logging
+import os
 import random
 import re
 import ssl
 import time
-from collections.abc import AsyncIterable, Callable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -49,13 +52,24 @@ _WARN_TEXT_RE = re.compile(r'"((?:[^"\\]|\\.)*)"')
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Bounds on retries: a cron job must finish, and a struggling registry must get air."""
+    """Bounds on retries: a cron job must finish, and a struggling registry must get air.
 
-    attempts: int = 5
-    base_delay: float = 0.25
+    The waits before attempts 2..8 are 0.5, 1, 2, 4, 8, 8, 8 s, each scaled by a jitter in
+    [0.5, 1): at least 15.75 s and at most 31.5 s of waiting, so an idempotent request rides
+    out a registry restart or an outage of 15 s, and the whole call stays within ``total``.
+    """
+
+    attempts: int = 8
+    base_delay: float = 0.5
     max_delay: float = 8.0
     total: float = 90.0
     retry_after_cap: float = 60.0
+
+    def min_wait(self) -> float:
+        """The shortest time all retries of one request can span (every jitter at its low)."""
+        return sum(
+            min(self.max_delay, self.base_delay * 2.0**a) * 0.5 for a in range(self.attempts - 1)
+        )
 
 
 @dataclass
@@ -70,10 +84,15 @@ class Notices:
     messages: list[str] = field(default_factory=list)
     rate_limits: dict[str, str] = field(default_factory=dict)
     requests: dict[str, int] = field(default_factory=dict)
+    _keys: set[str] = field(default_factory=set, repr=False)
 
-    def add(self, message: str) -> None:
-        if message in self.messages:
+    def add(self, message: str, key: str | None = None) -> None:
+        """Note ``message`` once; with ``key``, once per key (retry notes vary by their wait,
+        and a registry that is down would otherwise earn one line per request)."""
+        if message in self.messages or (key is not None and key in self._keys):
             return
+        if key is not None:
+            self._keys.add(key)
         self.messages.append(message)
         if self.emit:
             self.emit(message)
@@ -113,16 +132,25 @@ MAX_SMALL_BODY = 1 << 20
 more is not owed the memory, so reading stops here."""
 
 
-async def read_capped(resp: httpx.Response, limit: int = MAX_SMALL_BODY) -> bytes:
+async def read_capped(
+    resp: httpx.Response, limit: int = MAX_SMALL_BODY, deadline: float | None = None
+) -> bytes:
     """Read at most ``limit`` bytes of a streamed response, close it, and keep what was read
-    as the response's content (so ``resp.content`` / ``resp.json()`` work as usual)."""
+    as the response's content (so ``resp.content`` / ``resp.json()`` work as usual).
+
+    ``deadline`` bounds the whole read: the per-read timeout alone lets a registry that
+    sends one byte a second keep mplat reading for days.
+    """
     buf = bytearray()
     try:
-        async for chunk in resp.aiter_bytes():
-            buf += chunk
-            if len(buf) > limit:
-                del buf[limit:]
-                break
+        async with asyncio.timeout(deadline):
+            async for chunk in resp.aiter_bytes():
+                buf += chunk
+                if len(buf) > limit:
+                    del buf[limit:]
+                    break
+    except TimeoutError:
+        raise httpx.ReadTimeout(f"the body took longer than {deadline:g}s") from None
     finally:
         await resp.aclose()
     resp._content = bytes(buf)  # httpx's own slot for a read body
@@ -171,20 +199,19 @@ class Transport:
         self._scheme: str | None = None
         self._scheme_lock = asyncio.Lock()
         self._sem = asyncio.Semaphore(parallelism)
-        if insecure:
-            ctx = ssl.create_default_context()
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-        else:
-            ctx = ssl.create_default_context()
-            if ca_file:
-                try:
-                    ctx.load_verify_locations(cafile=ca_file)
-                except (OSError, ssl.SSLError) as exc:
-                    raise RegistryError(
-                        registry, None, f"cannot load ca_file {ca_file}: {exc.__class__.__name__}"
-                    ) from None
-        ctx.set_alpn_protocols(["http/1.1"])
+        self.timeout = timeout
+        # Set once this registry never answered a request through all its retries: later
+        # requests fail at once with the same error instead of each waiting it out again.
+        self._down: RegistryError | None = None
+        # While one request is retrying a registry that did not answer, the others wait for
+        # its outcome (an answer, or down) instead of each opening connections to it.
+        self._leader: asyncio.Future[None] | None = None
+        try:
+            ctx = _ssl_context(insecure, ca_file, _file_stamp(ca_file))
+        except (OSError, ssl.SSLError) as exc:
+            raise RegistryError(
+                registry, None, f"cannot load ca_file {ca_file}: {exc.__class__.__name__}"
+            ) from None
         limits = httpx.Timeout(timeout, connect=min(timeout, 10.0))
         self._transport = transport or LeanTransport(ctx)
         self._timeouts = {"timeout": limits.as_dict()}
@@ -375,7 +402,7 @@ class Transport:
             try:
                 req = self._client.build_request(method, url, **kwargs)
                 resp = await self._client.send(req, stream=True)
-                await read_capped(resp)
+                await read_capped(resp, deadline=self.timeout)
             except httpx.TransportError as exc:
                 if _is_cert_error(exc):
                     raise RegistryError(
@@ -451,8 +478,51 @@ class Transport:
             ([scope_for(repository, actions)] if repository else []) + list(extra_scopes)
         )
         state = self._auth_state(repository)
+        lead: list[asyncio.Future[None]] = []  # Holds the future while this call leads.
+        try:
+            return await self._attempts(
+                lead,
+                method,
+                url,
+                own_host,
+                replayable,
+                scopes,
+                state,
+                repository,
+                headers,
+                params,
+                content,
+                idempotent,
+                follow_redirects,
+                stream,
+            )
+        finally:
+            if lead and self._leader is lead[0]:
+                self._leader = None
+            if lead and not lead[0].done():
+                lead[0].set_result(None)
+
+    async def _attempts(
+        self,
+        lead: list[asyncio.Future[None]],
+        method: str,
+        url: str,
+        own_host: bool,
+        replayable: bool,
+        scopes: frozenset[str],
+        state: AuthState,
+        repository: str | None,
+        headers: Mapping[str, str] | None,
+        params: list[tuple[str, str | int | float | bool | None]] | None,
+        content: bytes | AsyncIterable[bytes] | None,
+        idempotent: bool,
+        follow_redirects: bool,
+        stream: bool,
+    ) -> httpx.Response:
+        """The retry loop of :meth:`request`; ``lead`` is how the call leads (see there)."""
         started = time.monotonic()
         attempt = 0
+        answered = False  # Whether any attempt of this call got an HTTP answer.
         fresh: str | None = None  # An Authorization obtained during this call.
         while True:
             hdrs = dict(headers or {})
@@ -465,7 +535,7 @@ class Transport:
                 hdrs["Authorization"] = auth
             t0 = time.monotonic()
             try:
-                async with self._sem:
+                async with self._slot(lead):
                     self.notices.count(method)
                     if follow_redirects:
                         req = self._client.build_request(
@@ -485,21 +555,39 @@ class Transport:
                         resp = await self._transport.handle_async_request(req)
                         resp.request = req
                     if not stream:
-                        await read_capped(resp)
+                        await read_capped(resp, deadline=self.timeout)
             except httpx.TransportError as exc:
                 if _is_cert_error(exc):
                     raise self._tls_error() from None
                 if log.isEnabledFor(logging.DEBUG):
                     log.debug("%s %s -> %s", method, redact_url(url), exc.__class__.__name__)
                 delay = self.backoff(attempt)
+                kind = exc.__class__.__name__
                 if idempotent and self._may_retry(attempt, started, delay):
                     self.notices.add(
-                        f"{self.registry}: {exc.__class__.__name__} on {method}; waiting"
-                        f" {delay:.1f}s before retrying"
+                        f"{self.registry}: {kind} on {method}; waiting"
+                        f" {delay:.1f}s before retrying",
+                        key=f"{self.registry}|{kind}",
                     )
+                    if self._leader is None:
+                        lead[:] = [asyncio.get_running_loop().create_future()]
+                        self._leader = lead[0]
                     attempt += 1
                     await asyncio.sleep(delay)
                     continue
+                if self._down is not None:
+                    raise self._down from None
+                if idempotent and not answered:
+                    # Never answered through every retry: down (or stalled) for this run.
+                    self._down = RegistryError(
+                        self.registry,
+                        None,
+                        f"{method} failed: {_describe(exc)}; no answer after {attempt + 1}"
+                        f" attempts over {time.monotonic() - started:.0f}s, so mplat stops"
+                        " asking this registry for this run",
+                        retryable=True,
+                    )
+                    raise self._down from None
                 raise RegistryError(
                     self.registry,
                     repository,
@@ -518,6 +606,10 @@ class Transport:
                     resp.status_code,
                     (time.monotonic() - t0) * 1000,
                 )
+            answered = True
+            if lead and self._leader is lead[0]:
+                self._leader = None  # It answers again: the others may go ahead.
+                lead[0].set_result(None)
             self._observe(resp)
             if (
                 resp.status_code == 401
@@ -543,7 +635,8 @@ class Transport:
                     self.notices.add(
                         f"{self.registry}: HTTP {resp.status_code} on {method}; waiting"
                         f" {delay:.1f}s before retrying"
-                        + (" (Retry-After)" if _has_retry_after(resp) else "")
+                        + (" (Retry-After)" if _has_retry_after(resp) else ""),
+                        key=f"{self.registry}|{resp.status_code}",
                     )
                     if stream:
                         await resp.aclose()
@@ -551,6 +644,25 @@ class Transport:
                     await asyncio.sleep(delay)
                     continue
             return resp
+
+    @contextlib.asynccontextmanager
+    async def _slot(self, lead: list[asyncio.Future[None]]) -> AsyncIterator[None]:
+        """A slot of this registry's semaphore, taken only when no other request is retrying
+        a registry that did not answer (then wait for its outcome), and never once it is down.
+        The check is repeated after the wait for the slot, which can be long."""
+        while True:
+            leader = self._leader
+            if leader is not None and not (lead and leader is lead[0]):
+                await asyncio.shield(leader)
+            if self._down is not None:
+                raise self._down
+            async with self._sem:
+                leader = self._leader
+                if self._down is None and (leader is None or (lead and leader is lead[0])):
+                    yield
+                    return
+            if self._down is not None:
+                raise self._down
 
     def _same_registry(self, url: str) -> bool:
         return urlsplit(url).netloc.lower() == self._netloc
@@ -567,6 +679,33 @@ class Transport:
             m = _WARN_TEXT_RE.search(warning)
             text = m.group(1).replace('\\"', '"') if m else warning
             self.notices.add(f"{self.registry} warns: {text[:1024]}")
+
+
+@functools.lru_cache(maxsize=32)
+def _ssl_context(
+    insecure: bool, ca_file: str | None, stamp: tuple[int, int] | None
+) -> ssl.SSLContext:
+    """One context per setting, shared by every registry: each loads the system trust
+    store (about a megabyte), and a thousand registries must not mean a thousand copies."""
+    ctx = ssl.create_default_context()
+    if insecure:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    elif ca_file:
+        ctx.load_verify_locations(cafile=ca_file)
+    ctx.set_alpn_protocols(["http/1.1"])
+    return ctx
+
+
+def _file_stamp(path: str | None) -> tuple[int, int] | None:
+    """Size and mtime, so a CA file rewritten in place is loaded again, not served stale."""
+    if not path:
+        return None
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns)
 
 
 def _has_retry_after(resp: httpx.Response) -> bool:

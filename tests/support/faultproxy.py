@@ -16,6 +16,7 @@ from __future__ import annotations
 import http.client
 import json
 import random
+import re
 import socket
 import struct
 import threading
@@ -86,6 +87,9 @@ class FaultProxy(ServerThread):
         stall: float = 2.0,
         latency: float = 0.0,
         refuse_mounts: bool = False,
+        throttle: float = 0.0,
+        dribble: float = 0.0,
+        max_streak: int | None = None,
     ) -> None:
         unknown = set(kinds) - set(FAULT_KINDS)
         if unknown:
@@ -102,6 +106,19 @@ class FaultProxy(ServerThread):
         # parameters are dropped, so the registry answers 202 with a plain upload session.
         self.refuse_mounts = refuse_mounts
         self.mounts_refused = 0
+        # Bytes per second at which request bodies are read (0: as fast as they come), with a
+        # small receive buffer so the client really feels the slow link.
+        self.throttle = throttle
+        # Seconds between the bytes of every answer body (0: all at once): a registry that
+        # sends one byte a second.
+        self.dribble = dribble
+        # At most this many faults in a row for one logical request (see _key), so a test
+        # with enough attempts cannot fail by the luck of the draw.
+        self.max_streak = max_streak
+        self._streak: Counter[tuple[str, str]] = Counter()
+        self._outage = 0.0  # seconds of outage armed to begin at the next write request
+        self._outage_until: float | None = None
+        self.refused = 0  # connections reset during the outage
         self.seed = seed
         self._seen: Counter[tuple[str, str]] = Counter()
         self._lock = threading.Lock()
@@ -123,15 +140,35 @@ class FaultProxy(ServerThread):
         rate: float | None = None,
         kinds: Collection[str] | None = None,
         latency: float | None = None,
+        max_streak: int | None = None,
     ) -> None:
-        """Change the fault rate, kinds or latency between runs (thread-safe)."""
+        """Change the fault rate, kinds, latency or streak cap between runs (thread-safe)."""
         with self._lock:
+            self.max_streak = max_streak
             if rate is not None:
                 self.rate = rate
             if kinds is not None:
                 self.kinds = tuple(kinds)
             if latency is not None:
                 self.latency = latency
+
+    def outage_after_write(self, seconds: float) -> None:
+        """From the next write request on, reset every connection for ``seconds`` (a
+        registry restart in the middle of an apply); 0 ends any outage."""
+        with self._lock:
+            self._outage = seconds
+            self._outage_until = None
+            self.refused = 0
+
+    def _in_outage(self, method: str) -> bool:
+        with self._lock:
+            now = time.monotonic()
+            if self._outage and self._outage_until is None and method in ("PUT", "POST"):
+                self._outage_until = now + self._outage
+            if self._outage_until is not None and now < self._outage_until:
+                self.refused += 1
+                return True
+            return False
 
     def only_methods(self, methods: Collection[str] | None) -> None:
         """Inject faults only into requests with these methods (None: every method)."""
@@ -142,6 +179,7 @@ class FaultProxy(ServerThread):
         with self._lock:
             self.faults.clear()
             self._seen.clear()
+            self._streak.clear()
             self.methods_seen.clear()
             self.requests = 0
             self.log.clear()
@@ -173,17 +211,23 @@ class FaultProxy(ServerThread):
         The draw comes from a ``random.Random`` seeded with the proxy's seed and the request's
         identity (method, path, and how many times that same request was seen before), not
         from arrival order: concurrent clients interleave differently on every run, yet each
-        request, and each retry of it, meets the same fate every time.
+        request, and each retry of it, meets the same fate every time. The identity is the
+        logical request (``_key``): a retried upload gets a new session URL, but is the same
+        request, so it counts as the next try of it rather than as a fresh draw.
         """
+        key = (method, _key(path))
         with self._lock:
             self.requests += 1
             self.methods_seen[method] += 1
-            nth = self._seen[(method, path)]
-            self._seen[(method, path)] += 1
+            nth = self._seen[key]
+            self._seen[key] += 1
             eligible = self.methods is None or method in self.methods
-            draw = random.Random(f"{self.seed}|{method}|{path}|{nth}")
-            if not eligible or not self.kinds or draw.random() >= self.rate:
+            draw = random.Random(f"{self.seed}|{method}|{key[1]}|{nth}")
+            capped = self.max_streak is not None and self._streak[key] >= self.max_streak
+            if capped or not eligible or not self.kinds or draw.random() >= self.rate:
+                self._streak[key] = 0
                 return None, 0
+            self._streak[key] += 1
             kind = draw.choice(self.kinds)
             self.faults[kind] += 1
             return kind, draw.choice((0, 1))
@@ -201,6 +245,18 @@ class FaultProxy(ServerThread):
         return value
 
 
+_UPLOAD_SESSION = re.compile(r"(/blobs/uploads/)[^/?]+")
+
+
+def _key(path: str) -> str:
+    """A request's identity without its upload session: the path with the session id
+    blanked, and of the query only the digest (``_state`` changes with every session)."""
+    base, _, query = path.partition("?")
+    base = _UPLOAD_SESSION.sub(r"\1*", base)
+    digest = [p for p in query.split("&") if p.startswith("digest=")]
+    return base + ("?" + digest[0] if digest else "")
+
+
 class _Handler(AnyMethodHandler):
     proxy: FaultProxy
     server_version = "faultproxy"
@@ -210,6 +266,9 @@ class _Handler(AnyMethodHandler):
 
     def _handle(self) -> None:
         proxy = self.proxy
+        if proxy._in_outage(self.command):
+            self._reset()
+            return
         fault, retry_after = proxy._decide(self.command, self.path)
         if proxy.latency:
             time.sleep(proxy.latency)
@@ -247,9 +306,18 @@ class _Handler(AnyMethodHandler):
             self.wfile.write(head + data[: len(data) // 2])
             self.close_connection = True
             return
+        if self.proxy.dribble and self.command != "HEAD" and data:
+            self.wfile.write(head)
+            for i in range(len(data)):
+                self.wfile.write(data[i : i + 1])
+                self.wfile.flush()
+                time.sleep(self.proxy.dribble)
+            return
         self.wfile.write(head if self.command == "HEAD" else head + data)
 
     def _read_body(self) -> bytes:
+        if self.proxy.throttle:
+            return self._read_throttled(int(self.headers.get("Content-Length") or 0))
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             parts = []
             while True:
@@ -264,6 +332,23 @@ class _Handler(AnyMethodHandler):
             return b"".join(parts)
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
+
+    def _read_throttled(self, length: int) -> bytes:
+        """Read a body at ``throttle`` bytes per second, in small pieces."""
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+        parts, left, piece = [], length, 16384
+        start, got = time.monotonic(), 0
+        while left:
+            data = self.rfile.read(min(piece, left))
+            if not data:
+                break
+            parts.append(data)
+            left -= len(data)
+            got += len(data)
+            ahead = got / self.proxy.throttle - (time.monotonic() - start)
+            if ahead > 0:
+                time.sleep(ahead)
+        return b"".join(parts)
 
     def _forward(self, body: bytes) -> tuple[int, str, list[tuple[str, str]], bytes]:
         proxy = self.proxy
