@@ -5,11 +5,11 @@ The JSON form is a contract (``format_version`` "1"): fields are only ever added
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from mplat.apply import ApplyResult
-from mplat.plan import Change, ChildCopy, ImageView, ListView, Plan, short_type
+from mplat.plan import Change, ChildCopy, ImageView, ListView, Plan, PlanError, short_type
 
 _VERB = {
     "create": "will be created",
@@ -62,6 +62,25 @@ def render_plan(plan: Plan, style: Style | None = None) -> str:
     return "".join(line + "\n" for line in plan_lines(plan, style))
 
 
+_LISTS_NAMED = 10
+"""Lists named under an error that several share; the JSON plan has every one."""
+
+
+def _error_lines(errors: Sequence[PlanError], s: Style) -> Iterator[str]:
+    """One line per cause: 240 lists behind one dead registry are one error, not 240."""
+    groups: dict[str, list[PlanError]] = {}
+    for e in errors:
+        groups.setdefault(e.cause or e.message, []).append(e)
+    for cause, group in groups.items():
+        if len(group) == 1:
+            yield s.red("Error: ") + group[0].message
+            continue
+        yield s.red("Error: ") + cause
+        named = [f"{e.location or '?'} ({e.repository or '?'})" for e in group[:_LISTS_NAMED]]
+        more = f", and {len(group) - _LISTS_NAMED} more" if len(group) > _LISTS_NAMED else ""
+        yield f"  affects {len(group)} lists: " + ", ".join(named) + more
+
+
 def plan_lines(plan: Plan, style: Style | None = None) -> Iterator[str]:
     """The plan as text, line by line: 10,000 changes are written, never held as one string."""
     s = style or Style(False)
@@ -77,8 +96,7 @@ def plan_lines(plan: Plan, style: Style | None = None) -> Iterator[str]:
         yield ""
     for w in sorted({w for c in plan.changes for w in c.warnings}):
         yield s.yellow("Warning: ") + w
-    for e in plan.errors:
-        yield s.red("Error: ") + e.message
+    yield from _error_lines(plan.errors, s)
     for registry, budget in sorted(plan.rate_limits.items()):
         yield f"Rate limit: {registry}: {budget}"
     if plan.errors or plan.rate_limits or any(c.warnings for c in plan.changes):

@@ -273,9 +273,20 @@ class PlanError:
     message: str
     repository: str | None = None
     tags: tuple[str, ...] = ()
+    cause: str = ""
+    """The failure without the config location: lists that share it share one cause (a
+    registry that is down fails every list with the same error), so it is printed once."""
+    location: str = ""
 
     def to_json(self) -> dict[str, object]:
-        return {"repository": self.repository, "tags": list(self.tags), "message": self.message}
+        out: dict[str, object] = {
+            "repository": self.repository,
+            "tags": list(self.tags),
+            "message": self.message,
+        }
+        if self.cause:
+            out["cause"] = self.cause
+        return out
 
 
 @dataclass(frozen=True, slots=True)

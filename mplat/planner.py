@@ -133,7 +133,8 @@ async def _plan_list(
             h.cancel()
         await asyncio.gather(*heads, return_exceptions=True)
         where = exc.location if isinstance(exc, SourceError) and exc.location else spec.location
-        return [], [PlanError(f"{where}: {exc}", target.name, tuple(tags))]
+        cause = exc.cause if isinstance(exc, SourceError) and exc.cause else str(exc)
+        return [], [PlanError(f"{where}: {exc}", target.name, tuple(tags), cause, str(where))]
     changes = [
         compare(desired, tag, live, children_missing=bool(desired.children))
         for tag, live in zip(tags, lives, strict=True)
@@ -163,7 +164,10 @@ async def _plan_prune(
         ]
         lives = await asyncio.gather(*(_live_view(client, target, i, None) for _, i in candidates))
     except RegistryError as exc:
-        return [], [PlanError(f"{spec.location}: prune: {exc}", target.name)]
+        cause = f"prune: {exc}"
+        return [], [
+            PlanError(f"{spec.location}: {cause}", target.name, (), cause, str(spec.location))
+        ]
     owned = [ownership(v, target.name, t) for (t, _), v in zip(candidates, lives, strict=True)]
     old = sorted(t for (t, _), o in zip(candidates, owned, strict=True) if o == "old")
     if old:
@@ -235,7 +239,7 @@ async def render_desired(spec: ListSpec, pool: RegistryPool, resolver: SourceRes
         except SourceError as exc:
             raise SourceError(str(exc), exc.location or entry.location) from None
         except RegistryError as exc:
-            raise SourceError(f"source {entry.image}: {exc}", entry.location) from None
+            raise SourceError(f"source {entry.image}: {exc}", entry.location, str(exc)) from None
         return list(resolved.children), resolved.warnings, resolved.resolved_digest
 
     results = await asyncio.gather(*(one(i) for i in range(len(spec.manifests))))

@@ -28,12 +28,15 @@ ATTESTATION_TYPE = "attestation-manifest"
 class SourceError(Exception):
     """A declared source that cannot be used; the message names the image and why.
 
-    ``location`` points at the entry in the config file when the problem is one entry's.
+    ``location`` points at the entry in the config file when the problem is one entry's;
+    ``cause`` is the registry failure behind it, when there is one.
     """
 
-    def __init__(self, message: str, location: Location | None = None) -> None:
+    def __init__(self, message: str, location: Location | None = None, cause: str = "") -> None:
         super().__init__(message)
         self.location = location
+        self.cause = cause
+        """A registry failure behind this source's, shared by every list that met it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -655,6 +655,8 @@ def test_a_closed_port_is_one_error_found_once(tmp_path: Path) -> None:
     notes = [line for line in r.err.splitlines() if "before retrying" in line]
     assert len(notes) == 1, r.err
     assert "stops asking this registry" in r.text
+    assert r.text.count("stops asking this registry") == 1, r.text  # reported once,
+    assert "affects 20 lists: " in r.text  # with the lists it affects
 
 
 def _stalled_plan(tmp_path: Path, n: int) -> tuple[Result, int]:

@@ -415,3 +415,22 @@ def test_render_result_with_failures() -> None:
 
 def test_render_result_empty() -> None:
     assert render_result(ApplyResult()) == "Apply complete: 0 done, 0 failed.\n"
+
+
+def test_errors_sharing_one_cause_are_printed_once_with_the_lists_they_affect() -> None:
+    """A registry that is down fails every list with one error: one line, not one per list."""
+    cause = "127.0.0.1:9: GET failed: ConnectError; mplat stops asking this registry"
+    shared = [
+        PlanError(f"m.yaml:{n}:3: {cause}", f"127.0.0.1:9/r{n}", ("x",), cause, f"m.yaml:{n}:3")
+        for n in range(1, 13)
+    ]
+    alone = PlanError("m.yaml:99:3: source image a:b not found", "r", ("y",), "source gone")
+    errors = (*shared, alone)
+    text = render_plan(Plan((), errors=errors))
+    assert text.count(cause) == 1
+    assert "affects 12 lists: m.yaml:1:3 (127.0.0.1:9/r1), m.yaml:2:3 (127.0.0.1:9/r2)" in text
+    assert "m.yaml:10:3 (127.0.0.1:9/r10), and 2 more" in text
+    assert "m.yaml:11:3" not in text
+    assert "Error: m.yaml:99:3: source image a:b not found" in text  # alone: as it was
+    doc = plan_to_json(Plan((), errors=errors))
+    assert len(doc["errors"]) == 13 and doc["errors"][0]["cause"] == cause  # JSON keeps each
