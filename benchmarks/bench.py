@@ -713,8 +713,9 @@ def machine_info() -> dict[str, Any]:
 
 
 PLAN_IMPORTS = (
-    "import mplat.cli, mplat.config.loader, mplat.planner, mplat.apply, mplat.output, "
-    "mplat.registry.client, mplat.cache"
+    "import mplat.cli.main, mplat.config.loader, mplat.engine.planner, mplat.engine.apply, "
+    "mplat.output.text, "
+    "mplat.registry.client, mplat.registry.cache"
 )
 
 

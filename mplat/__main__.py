@@ -1,5 +1,5 @@
 """Allow ``python -m mplat``."""
 
-from mplat.cli import main
+from mplat.cli.main import main
 
 raise SystemExit(main())

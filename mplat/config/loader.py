@@ -45,8 +45,8 @@ from mplat.config.model import (
     State,
 )
 from mplat.files import read_fd_capped
-from mplat.platform import Platform, PlatformError
-from mplat.reference import Reference, ReferenceError, parse_reference, validate_tag
+from mplat.values.platform import Platform, PlatformError
+from mplat.values.reference import Reference, ReferenceError, parse_reference, validate_tag
 
 __all__ = ["MAX_DEPTH", "MAX_FILE_BYTES", "MAX_NODES", "load_config", "load_config_text"]
 

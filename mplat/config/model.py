@@ -10,8 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from mplat.platform import Platform
-from mplat.reference import Reference
+from mplat.values.errors import MplatError
+from mplat.values.platform import Platform
+from mplat.values.reference import Reference
 
 Format = Literal["oci", "docker"]
 State = Literal["present", "absent"]
@@ -41,7 +42,7 @@ class ConfigProblem:
         return f"{self.location}: {self.message}"
 
 
-class ConfigError(Exception):
+class ConfigError(MplatError):
     """Every problem found in a config file, reported together so users fix them in one pass."""
 
     def __init__(self, problems: list[ConfigProblem]) -> None:

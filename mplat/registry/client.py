@@ -12,63 +12,30 @@ import asyncio
 import hashlib
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import httpx
 
-from mplat import mediatypes as mt
-from mplat.manifest import (
-    MAX_MANIFEST_BYTES,
-    Manifest,
-    ManifestError,
-    parse_manifest,
-    sha256_digest,
-)
-from mplat.reference import is_loopback_host
+from mplat.registry.api import ContentCache, FetchedManifest, ManifestInfo, Notices
 from mplat.registry.credentials import Credential
 from mplat.registry.errors import (
     BodyBrokenError,
     ContentError,
     ErrorDetail,
+    NotFoundError,
     RegistryError,
     parse_error_body,
 )
-from mplat.registry.transport import Notices, RetryPolicy, Transport, read_capped
+from mplat.registry.transport import RetryPolicy, Transport, read_capped
+from mplat.values import mediatypes as mt
+from mplat.values.manifest import (
+    MAX_MANIFEST_BYTES,
+    ManifestError,
+    parse_manifest,
+    sha256_digest,
+)
 
 BLOB_CHUNK = 256 * 1024
 """Blobs stream through in pieces this size: several copies at once stay a few MB."""
-
-
-class ContentCache(Protocol):
-    """Immutable content by digest (manifests, config blobs); see mplat.cache."""
-
-    def get(self, digest: str) -> bytes | None: ...
-    def put(self, digest: str, data: bytes) -> None: ...
-
-
-class NotFoundError(RegistryError):
-    """The manifest, blob or repository does not exist."""
-
-
-@dataclass(frozen=True)
-class ManifestInfo:
-    """What a HEAD tells: enough to decide most plans without reading a body."""
-
-    digest: str
-    media_type: str
-    size: int
-
-
-@dataclass(frozen=True)
-class FetchedManifest:
-    digest: str
-    media_type: str
-    data: bytes = field(repr=False)
-    manifest: Manifest = field(repr=False)
-
-    @property
-    def size(self) -> int:
-        return len(self.data)
 
 
 _STATUS_CODES = {
@@ -536,13 +503,3 @@ class RegistryPool:
         trim = getattr(self.cache, "trim", None)
         if trim is not None:
             trim()
-
-
-__all__ = [
-    "FetchedManifest",
-    "ManifestInfo",
-    "NotFoundError",
-    "RegistryClient",
-    "RegistryPool",
-    "is_loopback_host",
-]

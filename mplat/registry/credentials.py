@@ -25,6 +25,7 @@ from typing import Literal
 from urllib.parse import quote, quote_plus
 
 from mplat import files
+from mplat.values.errors import MplatError
 
 __all__ = [
     "HELPER_TIMEOUT_SECONDS",
@@ -105,7 +106,7 @@ def redact_secrets(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
-class CredentialError(Exception):
+class CredentialError(MplatError):
     """A credential source that exists but is broken (unparsable config.json, helper crashed).
 
     The message names the file, variable or helper and never contains a secret.

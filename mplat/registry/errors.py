@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from mplat.values.errors import MplatError
+
 _HINTS: dict[str, str] = {
     "UNAUTHORIZED": "check the credentials for this registry (see README: Credentials)",
     "DENIED": "the credentials are valid but lack permission for this repository",
@@ -37,7 +39,7 @@ class ErrorDetail:
     detail: str = ""
 
 
-class RegistryError(Exception):
+class RegistryError(MplatError):
     """A failed exchange with a registry (an HTTP error, a refused connection, bad content)."""
 
     def __init__(
@@ -109,3 +111,7 @@ class BodyBrokenError(RegistryError):
 
     def __init__(self, registry: str, repository: str | None, message: str) -> None:
         super().__init__(registry, repository, message, retryable=True)
+
+
+class NotFoundError(RegistryError):
+    """The manifest, blob or repository does not exist."""

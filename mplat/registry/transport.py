@@ -19,14 +19,14 @@ import re
 import ssl
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 
 from mplat import __version__
-from mplat.reference import is_loopback_host
+from mplat.registry.api import Notices
 from mplat.registry.auth import (
     AuthState,
     Challenge,
@@ -38,6 +38,7 @@ from mplat.registry.auth import (
 from mplat.registry.credentials import Credential
 from mplat.registry.errors import RegistryError, parse_error_body
 from mplat.registry.lean import LeanTransport
+from mplat.values.reference import is_loopback_host
 
 log = logging.getLogger("mplat.http")
 
@@ -70,35 +71,6 @@ class RetryPolicy:
         return sum(
             min(self.max_delay, self.base_delay * 2.0**a) * 0.5 for a in range(self.attempts - 1)
         )
-
-
-@dataclass
-class Notices:
-    """Things the user should hear about that are not errors: waits, Warning headers, quotas.
-
-    ``emit`` is called once per distinct message (the CLI prints to stderr); messages are
-    kept so a plan can show them too.
-    """
-
-    emit: Callable[[str], None] | None = None
-    messages: list[str] = field(default_factory=list)
-    rate_limits: dict[str, str] = field(default_factory=dict)
-    requests: dict[str, int] = field(default_factory=dict)
-    _keys: set[str] = field(default_factory=set, repr=False)
-
-    def add(self, message: str, key: str | None = None) -> None:
-        """Note ``message`` once; with ``key``, once per key (retry notes vary by their wait,
-        and a registry that is down would otherwise earn one line per request)."""
-        if message in self.messages or (key is not None and key in self._keys):
-            return
-        if key is not None:
-            self._keys.add(key)
-        self.messages.append(message)
-        if self.emit:
-            self.emit(message)
-
-    def count(self, method: str) -> None:
-        self.requests[method] = self.requests.get(method, 0) + 1
 
 
 def redact_url(url: str) -> str:

@@ -7,7 +7,7 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from mplat.cli import main
+from mplat.cli.main import main
 from tests.support import secrets
 
 

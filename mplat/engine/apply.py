@@ -1,0 +1,298 @@
+"""Making the registry match a plan.
+
+Order is what keeps every tag pullable at every moment, even if mplat is killed midway:
+blobs, then child manifests (by digest), then the list on its first tag, then its other
+tags. A tag is only ever moved to a list whose children are already in place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Awaitable, Callable
+
+from mplat.engine.concurrency import Once, run_bounded
+from mplat.plan.model import Change, ChildCopy, Plan
+from mplat.plan.outcome import ApplyResult, Outcome, StalePlanError
+from mplat.registry.client import RegistryPool
+from mplat.registry.errors import RegistryError
+
+Progress = Callable[[str], None]
+
+
+def _split(repository: str) -> tuple[str, str]:
+    registry, _, path = repository.partition("/")
+    return registry, path
+
+
+class _Stopped(Exception):
+    """A stop was requested before this write started."""
+
+
+class Applier:
+    """Carries one apply: the pool, progress reporting and de-duplication of shared work.
+
+    ``stop`` set: no new write starts (a list whose first tag moved still gets its other
+    tags, so its tags agree). ``abort`` set: writes in flight are cancelled and reported.
+    """
+
+    def __init__(
+        self,
+        pool: RegistryPool,
+        progress: Progress | None = None,
+        groups: int = 32,
+        stop: asyncio.Event | None = None,
+        abort: asyncio.Event | None = None,
+        hard: Callable[[], bool] = lambda: False,
+        verify_seconds: float = 5.0,
+    ) -> None:
+        self.pool = pool
+        self.progress = progress or (lambda _msg: None)
+        self._once: Once[tuple[str, ...], None] = Once()  # shared children and blobs
+        self.groups_in_flight = groups
+        self.stop = stop or asyncio.Event()
+        self.abort = abort or asyncio.Event()
+        self.hard = hard  # the stop was a second signal: no checking, stop now
+        self.verify_seconds = verify_seconds
+        self._in_flight: dict[str, Change] = {}  # tag writes or deletes under way
+
+    def _check(self) -> None:
+        if self.stop.is_set():
+            raise _Stopped
+
+    async def check_stale(self, plan: Plan) -> None:
+        """Refuse the whole plan if any tag it covers moved since planning."""
+
+        async def now(c: Change) -> tuple[Change, str | None]:
+            registry, path = _split(c.repository)
+            info = await self.pool.client(registry).head_manifest(path, c.tag)
+            return c, info.digest if info else None
+
+        seen = await asyncio.gather(*(now(c) for c in plan.changes))
+        moved = [(c.address, c.live_digest, d) for c, d in seen if d != c.live_digest]
+        if moved:
+            raise StalePlanError(moved)
+
+    async def apply(self, plan: Plan) -> ApplyResult:
+        result = ApplyResult()
+        groups: dict[tuple[str, str], list[Change]] = {}
+        for c in plan.changes:
+            if c.action in ("create", "update", "repair") and c.desired is not None:
+                groups.setdefault((c.repository, c.desired.digest), []).append(c)
+        deletes = [c for c in plan.changes if c.action == "delete"]
+        work = asyncio.ensure_future(self._run(list(groups.values()), deletes, result))
+        aborted = asyncio.ensure_future(self.abort.wait())
+        try:
+            await asyncio.wait({work, aborted}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            aborted.cancel()
+            if not work.done():
+                work.cancel()
+                await asyncio.gather(work, *self._once.cancel(), return_exceptions=True)
+        if not work.cancelled():
+            work.result()  # a bug in the work surfaces here, as it would without the wrapper
+        if self.stop.is_set():
+            await self._account(plan, list(groups.values()), result)
+        return result
+
+    async def _run(
+        self, groups: list[list[Change]], deletes: list[Change], result: ApplyResult
+    ) -> None:
+        await run_bounded(
+            [functools.partial(self._apply_group, g, result) for g in groups],
+            self.groups_in_flight,
+        )
+        if deletes:
+            from mplat.engine.delete import delete_tags
+
+            await delete_tags(
+                self.pool, deletes, result, self.progress, stop=self.stop, track=self._in_flight
+            )
+
+    async def _account(self, plan: Plan, groups: list[list[Change]], result: ApplyResult) -> None:
+        """After a stop: every change gets an outcome, and lists whose tags disagree are named.
+
+        A write cut off by the hard stop may have landed; unless the stop was a second
+        signal, one HEAD per such tag (bounded) tells which, so no write goes unreported.
+        """
+        result.interrupted = True
+        seen = {o.address for o in result.outcomes}
+        cut = [c for c in plan.changes if c.address in self._in_flight and c.address not in seen]
+        landed: dict[str, str | None] = {}
+        if cut and not self.hard():
+            landed = await self._verify(cut)
+        for c in plan.changes:
+            if c.address in seen or c.action == "no-op":
+                continue
+            if c.address in self._in_flight:
+                now = landed.get(c.address, "?")
+                if c.action != "delete" and c.desired is not None and now == c.desired.digest:
+                    result.outcomes.append(
+                        Outcome(c.address, c.action, True, f"written {now} (as the stop came)")
+                    )
+                elif c.action == "delete" and now is None:
+                    result.outcomes.append(Outcome(c.address, "delete", True, "deleted"))
+                elif now == c.live_digest:
+                    result.outcomes.append(
+                        Outcome(c.address, c.action, False, "not written (stopped)", True)
+                    )
+                else:
+                    result.outcomes.append(
+                        Outcome(
+                            c.address,
+                            c.action,
+                            False,
+                            "cut off by the stop; run plan to see where it points",
+                            unknown=True,
+                        )
+                    )
+            else:
+                result.outcomes.append(
+                    Outcome(c.address, c.action, False, "not written (stopped first)", True)
+                )
+        by_address = {o.address: o for o in result.outcomes}
+        for g in groups:
+            assert g[0].desired is not None
+            maybe = [f"{c.address} (maybe)" for c in g if by_address[c.address].unknown]
+            on = [c.address for c in g if by_address[c.address].ok] + maybe
+            off = [c.address for c in g if not (o := by_address[c.address]).ok and not o.unknown]
+            if (on and off) or (maybe and len(g) > 1):
+                result.split.append((f"{g[0].repository}@{g[0].desired.digest}", on, off))
+
+    async def _verify(self, changes: list[Change]) -> dict[str, str | None]:
+        async def now(c: Change) -> tuple[str, str | None]:
+            registry, path = _split(c.repository)
+            info = await self.pool.client(registry).head_manifest(path, c.tag)
+            return c.address, info.digest if info else None
+
+        found: dict[str, str | None] = {}
+        tasks = [asyncio.ensure_future(now(c)) for c in changes]
+        done, pending = await asyncio.wait(tasks, timeout=self.verify_seconds)
+        for t in pending:
+            t.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        for t in done:
+            if not t.cancelled() and t.exception() is None:
+                address, digest = t.result()
+                found[address] = digest
+        return found
+
+    async def _apply_group(self, changes: list[Change], result: ApplyResult) -> None:
+        first = changes[0]
+        assert first.desired is not None
+        registry, path = _split(first.repository)
+        try:
+            self._check()
+            await asyncio.gather(
+                *(self._bring_child(registry, path, copy) for copy in first.children)
+            )
+            self._check()  # nothing of this list is tagged yet: stopping here splits nothing
+        except _Stopped:
+            for c in changes:
+                result.outcomes.append(
+                    Outcome(c.address, c.action, False, "not written (stopped first)", True)
+                )
+            return
+        except RegistryError as exc:
+            for c in changes:
+                result.outcomes.append(
+                    Outcome(c.address, c.action, False, f"copying children failed: {exc}")
+                )
+            return
+        # Once a tag of this list moved, its other tags follow even after a stop: they are
+        # one HEAD and one PUT each, and tags of one list must agree.
+        moved = False
+        for c in changes:
+            outcome = await self._write_tag(registry, path, c, stoppable=not moved)
+            moved = moved or (outcome.ok and c.action != "repair")
+            result.outcomes.append(outcome)
+
+    async def _write_tag(
+        self, registry: str, path: str, c: Change, stoppable: bool = True
+    ) -> Outcome:
+        assert c.desired is not None
+        if c.action == "repair":
+            self.progress(f"{c.address}: children restored")
+            return Outcome(c.address, c.action, True, "children restored")
+        client = self.pool.client(registry)
+        try:
+            # Re-check right before writing: another writer may have won, or it may already
+            # hold the desired list (immutable-tag registries refuse identical re-pushes).
+            info = await client.head_manifest(path, c.tag)
+            current = info.digest if info else None
+            if current == c.desired.digest:
+                self.progress(f"{c.address}: already up to date")
+                return Outcome(c.address, c.action, True, "already up to date")
+            if current != c.live_digest:
+                return Outcome(
+                    c.address,
+                    c.action,
+                    False,
+                    f"changed since plan (was {c.live_digest or 'absent'}, now "
+                    f"{current or 'absent'}); not overwritten — run plan again",
+                )
+            if stoppable and self.stop.is_set():
+                return Outcome(c.address, c.action, False, "not written (stopped first)", True)
+            self._in_flight[c.address] = c
+            digest = await client.put_manifest(path, c.tag, c.desired.body, c.desired.media_type)
+        except RegistryError as exc:
+            self.progress(f"{c.address}: failed")
+            return Outcome(c.address, c.action, False, str(exc))
+        verb = "created" if c.action == "create" else "updated"
+        self.progress(f"{c.address}: {verb} {digest}")
+        return Outcome(c.address, c.action, True, f"{verb} {digest}")
+
+    def _bring_child(self, registry: str, path: str, copy: ChildCopy) -> Awaitable[None]:
+        return self._once(
+            ("manifest", registry, path, copy.digest),
+            lambda: self._copy_child(registry, path, copy),
+        )
+
+    async def _copy_child(self, registry: str, path: str, copy: ChildCopy) -> None:
+        target = self.pool.client(registry)
+        if await target.head_manifest(path, copy.digest) is not None:
+            return
+        src_registry, src_path = _split(copy.source)
+        source = self.pool.client(src_registry)
+        await asyncio.gather(
+            *(
+                self._once(
+                    ("blob", registry, path, b.digest),
+                    functools.partial(
+                        self._copy_blob,
+                        registry,
+                        path,
+                        src_registry,
+                        src_path,
+                        b.digest,
+                        b.size,
+                        b.how,
+                    ),
+                )
+                for b in copy.blobs
+            )
+        )
+        fetched = await source.get_manifest(src_path, copy.digest)
+        self._check()
+        await target.put_manifest(path, copy.digest, fetched.data, fetched.media_type)
+        self.progress(f"{registry}/{path}: copied child {copy.digest} from {copy.source}")
+
+    async def _copy_blob(
+        self,
+        registry: str,
+        path: str,
+        src_registry: str,
+        src_path: str,
+        digest: str,
+        size: int,
+        how: str,
+    ) -> None:
+        target = self.pool.client(registry)
+        if await target.blob_size(path, digest) is not None:
+            return
+        self._check()
+        if how == "mount" and await target.mount_blob(path, digest, src_path):
+            return
+        source = self.pool.client(src_registry)
+        self._check()
+        await target.upload_blob(path, digest, size, lambda: source.stream_blob(src_path, digest))

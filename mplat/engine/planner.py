@@ -1,0 +1,356 @@
+"""From configuration and registry to a plan.
+
+The registry is the state: for every declared tag the planner asks the registry what is
+there (one HEAD), resolves the sources (one HEAD per source tag; content by digest comes
+from the cache), renders the desired list locally and compares. Bodies are read only when
+the digests differ. All reads for all lists run concurrently, bounded per registry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import difflib
+import functools
+import re
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass
+from typing import Literal
+
+from mplat.config.model import ListSpec
+from mplat.engine.concurrency import run_bounded
+from mplat.engine.sources import Child, SourceError, SourceResolver
+from mplat.plan.model import (
+    BlobCopy,
+    Change,
+    ChildCopy,
+    Desired,
+    Entry,
+    ImageView,
+    ListView,
+    Live,
+    Plan,
+    PlanError,
+    compare,
+    owner_annotations,
+    ownership,
+)
+from mplat.registry.api import ManifestInfo
+from mplat.registry.client import RegistryClient, RegistryPool
+from mplat.registry.errors import RegistryError
+from mplat.values import mediatypes as mt
+from mplat.values.manifest import ImageManifest, Index, render_index, sha256_digest
+from mplat.values.reference import Reference
+
+Target = tuple[str, str]  # (normalised repository name, tag)
+
+# Tags other tools own: OCI referrers fallback tags and cosign signatures/attestations/SBOMs.
+_REFERRER_TAG = re.compile(r"^sha256-[0-9a-f]{64}(\.[a-z]+)?$")
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    targets: Collection[Target] | None = None  # --target: only these tags
+    # Lists planned at once. Requests are bounded per registry anyway; this bounds memory:
+    # 10,000 lists must not become 10,000 suspended coroutines holding their partial state.
+    lists_in_flight: int = 64
+
+
+async def build_plan(
+    lists: Collection[ListSpec], pool: RegistryPool, options: PlanOptions | None = None
+) -> Plan:
+    options = options or PlanOptions()
+    resolver = SourceResolver(pool)
+    declared: dict[str, set[str]] = {}
+    for spec in lists:
+        declared.setdefault(spec.repository.name, set()).update(spec.tags)
+    prunes = {spec.repository.name: spec for spec in lists if spec.prune}
+    jobs: list[Callable[[], Awaitable[tuple[list[Change], list[PlanError]]]]] = [
+        functools.partial(_plan_list, spec, pool, resolver, options) for spec in lists
+    ]
+    jobs += [
+        functools.partial(_plan_prune, spec, declared[name], pool, options)
+        for name, spec in prunes.items()
+    ]
+    results = await run_bounded(jobs, options.lists_in_flight)
+    changes: list[Change] = []
+    errors: list[PlanError] = []
+    for ch, err in results:
+        changes.extend(ch)
+        errors.extend(err)
+    return Plan(
+        changes=tuple(changes),
+        errors=tuple(errors),
+        notices=tuple(pool.notices.messages),
+        rate_limits=dict(pool.notices.rate_limits),
+        requests=dict(pool.notices.requests),
+    )
+
+
+def unmatched_targets(lists: Collection[ListSpec], targets: Collection[Target]) -> list[str]:
+    """One message per --target that selects nothing: a typo must not read as "No changes".
+
+    A target matches a declared tag, or any tag of a repository with ``prune: true`` (its
+    undeclared tags are prune candidates, which only planning can tell apart).
+    """
+    declared = {(spec.repository.name, t) for spec in lists for t in spec.tags}
+    pruned = {spec.repository.name for spec in lists if spec.prune}
+    addresses = sorted(f"{r}:{t}" for r, t in declared)
+    problems = []
+    for repository, tag in sorted(targets):
+        if (repository, tag) in declared or repository in pruned:
+            continue
+        address = f"{repository}:{tag}"
+        close = difflib.get_close_matches(address, addresses, n=3)
+        hint = f"; did you mean: {', '.join(close)}" if close else ""
+        problems.append(f"no declared tag matches --target {address}{hint}")
+    return problems
+
+
+def _selected_tags(spec: ListSpec, options: PlanOptions) -> list[str]:
+    if options.targets is None:
+        return list(spec.tags)
+    return [t for t in spec.tags if (spec.repository.name, t) in options.targets]
+
+
+async def _plan_list(
+    spec: ListSpec, pool: RegistryPool, resolver: SourceResolver, options: PlanOptions
+) -> tuple[list[Change], list[PlanError]]:
+    tags = _selected_tags(spec, options)
+    if not tags:
+        return [], []
+    target = spec.repository
+    client = pool.client(target.registry)
+    heads = [asyncio.ensure_future(client.head_manifest(target.repository, t)) for t in tags]
+    try:
+        if spec.state == "absent":
+            infos = await asyncio.gather(*heads)
+            return await _plan_absent(spec, client, tags, infos), []
+        desired = await render_desired(spec, pool, resolver)
+        infos = await asyncio.gather(*heads)
+        lives = await asyncio.gather(*(_live_view(client, target, i, desired) for i in infos))
+    except (SourceError, RegistryError) as exc:
+        for h in heads:
+            h.cancel()
+        await asyncio.gather(*heads, return_exceptions=True)
+        where = exc.location if isinstance(exc, SourceError) and exc.location else spec.location
+        cause = exc.cause if isinstance(exc, SourceError) and exc.cause else str(exc)
+        return [], [PlanError(f"{where}: {exc}", target.name, tuple(tags), cause, str(where))]
+    changes = [
+        compare(desired, tag, live, children_missing=bool(desired.children))
+        for tag, live in zip(tags, lives, strict=True)
+    ]
+    return changes, []
+
+
+async def _plan_prune(
+    spec: ListSpec, declared: set[str], pool: RegistryPool, options: PlanOptions
+) -> tuple[list[Change], list[PlanError]]:
+    """Tags of the repository that mplat wrote and that no entry declares any more.
+
+    Ownership is proven by mplat's marker in the live index naming this very tag; anything
+    else (lists pushed by others, copies of mplat's lists to other tags, single images,
+    sources, signatures) is never a prune candidate.
+    """
+    target = spec.repository
+    client = pool.client(target.registry)
+    try:
+        tags = [t for t in await client.list_tags(target.repository) if t not in declared]
+        if options.targets is not None:
+            tags = [t for t in tags if (target.name, t) in options.targets]
+        tags = [t for t in tags if not _REFERRER_TAG.match(t)]
+        infos = await asyncio.gather(*(client.head_manifest(target.repository, t) for t in tags))
+        candidates = [
+            (t, i) for t, i in zip(tags, infos, strict=True) if i and i.media_type == mt.OCI_INDEX
+        ]
+        lives = await asyncio.gather(*(_live_view(client, target, i, None) for _, i in candidates))
+    except RegistryError as exc:
+        cause = f"prune: {exc}"
+        return [], [
+            PlanError(f"{spec.location}: {cause}", target.name, (), cause, str(spec.location))
+        ]
+    owned = [ownership(v, target.name, t) for (t, _), v in zip(candidates, lives, strict=True)]
+    old = sorted(t for (t, _), o in zip(candidates, owned, strict=True) if o == "old")
+    if old:
+        pool.notices.add(
+            f"{target.name}: not pruned: {', '.join(old)} (marked by an older mplat, whose "
+            "marker does not say which tags it wrote, so a copy by another tool looks the "
+            "same); declare them with `state: absent` to delete them"
+        )
+    changes = [
+        Change(
+            repository=target.name,
+            tag=t,
+            action="delete",
+            before=live,
+            after=None,
+            live_digest=info.digest,
+            diff=("no longer declared; written by mplat (prune: true)",),
+            prevent_destroy=spec.prevent_destroy,
+        )
+        for (t, info), live, o in zip(candidates, lives, owned, strict=True)
+        if o == "owned"
+    ]
+    return changes, []
+
+
+async def _plan_absent(
+    spec: ListSpec, client: RegistryClient, tags: list[str], infos: list[ManifestInfo | None]
+) -> list[Change]:
+    changes = []
+    for tag, info in zip(tags, infos, strict=True):
+        live = await _live_view(client, spec.repository, info, None)
+        changes.append(
+            Change(
+                repository=spec.repository.name,
+                tag=tag,
+                action="delete" if live is not None else "no-op",
+                before=live,
+                after=None,
+                live_digest=info.digest if info else None,
+                prevent_destroy=spec.prevent_destroy,
+            )
+        )
+    return changes
+
+
+async def _live_view(
+    client: RegistryClient, target: Reference, info: ManifestInfo | None, desired: Desired | None
+) -> Live | None:
+    """What a tag holds. Bodies are fetched only when the digest alone cannot decide."""
+    if info is None:
+        return None
+    if desired is not None and info.digest == desired.digest:
+        return desired.view()
+    if info.media_type not in mt.INDEX_TYPES:
+        return ImageView(info.media_type, info.digest)
+    fetched = await client.get_manifest(target.repository, info.digest)
+    if not isinstance(fetched.manifest, Index):
+        return ImageView(fetched.media_type, fetched.digest)
+    return ListView.of(fetched.manifest, fetched.digest)
+
+
+async def render_desired(spec: ListSpec, pool: RegistryPool, resolver: SourceResolver) -> Desired:
+    """Resolve every entry of a list and render the exact bytes it must have."""
+
+    async def one(entry_index: int) -> tuple[list[Child], tuple[str, ...], str]:
+        entry = spec.manifests[entry_index]
+        try:
+            resolved = await resolver.resolve(entry)
+        except SourceError as exc:
+            raise SourceError(str(exc), exc.location or entry.location) from None
+        except RegistryError as exc:
+            raise SourceError(f"source {entry.image}: {exc}", entry.location, str(exc)) from None
+        return list(resolved.children), resolved.warnings, resolved.resolved_digest
+
+    results = await asyncio.gather(*(one(i) for i in range(len(spec.manifests))))
+    platform_children: list[Child] = []
+    attestations: list[Child] = []
+    warnings: list[str] = []
+    sources: dict[str, str] = {}
+    for entry, (children, warns, digest) in zip(spec.manifests, results, strict=True):
+        sources[str(entry.image)] = digest
+        warnings.extend(warns)
+        for c in children:
+            (attestations if c.attestation else platform_children).append(c)
+    _check_duplicates(platform_children)
+    children = platform_children + attestations
+    media_type = mt.FORMATS[spec.format]
+    if spec.format == "docker":
+        for c in children:
+            if c.descriptor.media_type != mt.DOCKER_MANIFEST:
+                raise SourceError(
+                    f"format docker needs Docker image manifests, but {c.source} is "
+                    f"{c.descriptor.media_type}; use format: oci"
+                )
+            if c.attestation:
+                raise SourceError("attestation entries need format: oci")
+    if spec.format == "oci":
+        descriptors = [c.descriptor for c in children]
+        annotations = {**spec.annotations, **owner_annotations(spec.repository.name, spec.tags)}
+    else:
+        # A Docker list has no annotations, urls or artifactType, and render_index leaves
+        # them out; the entries compared and shown must be exactly the rendered ones, or the
+        # list docker itself writes would never be in sync.
+        descriptors = [
+            dataclasses.replace(c.descriptor, annotations={}, urls=(), artifact_type=None)
+            for c in children
+        ]
+        annotations = {}
+    body = render_index(media_type, descriptors, annotations)
+    copies = await _missing_children(spec.repository, children, pool, resolver)
+    return Desired(
+        repository=spec.repository.name,
+        media_type=media_type,
+        body=body,
+        digest=sha256_digest(body),
+        entries=tuple(Entry.of(d) for d in descriptors),
+        annotations=annotations,
+        sources=sources,
+        children=tuple(copies),
+        warnings=tuple(warnings),
+        prevent_destroy=spec.prevent_destroy,
+    )
+
+
+def _check_duplicates(children: list[Child]) -> None:
+    seen: dict[object, Child] = {}
+    for c in children:
+        p = c.descriptor.platform
+        if p is None:
+            continue
+        first = seen.setdefault(p.key(), c)
+        if first is not c:
+            raise SourceError(
+                f"duplicate platform {p}: {first.source} and {c.source} "
+                "(platforms are compared after normalisation, e.g. arm64/v8 = arm64)"
+            )
+
+
+async def _missing_children(
+    target: Reference, children: list[Child], pool: RegistryPool, resolver: SourceResolver
+) -> list[ChildCopy]:
+    """Children the target repository lacks, with the blobs each one needs.
+
+    A registry accepts a list only when every child is in the list's own repository, and
+    cleanup jobs delete "untagged" children; both are found here, before apply.
+    """
+    client = pool.client(target.registry)
+
+    async def check(c: Child) -> ChildCopy | None:
+        same_repo = (c.source.registry, c.source.repository) == (
+            target.registry,
+            target.repository,
+        )
+        if same_repo and c.seen_live:
+            return None
+        digest = c.descriptor.digest
+        if await client.head_manifest(target.repository, digest) is not None:
+            return None
+        if same_repo:
+            raise SourceError(
+                f"child {digest} is missing from {target.name} and no other repository "
+                "is declared as its source"
+            )
+        src_client = pool.client(c.source.registry)
+        fetched = await src_client.get_manifest(c.source.repository, digest)
+        blobs: list[BlobCopy] = []
+        if isinstance(fetched.manifest, ImageManifest):
+            how: Literal["mount", "copy"] = (
+                "mount" if c.source.registry == target.registry else "copy"
+            )
+            for b in fetched.manifest.blobs():
+                if b.urls:
+                    continue  # Foreign (non-distributable) layers stay where their urls say.
+                if await client.blob_size(target.repository, b.digest) is None:
+                    blobs.append(BlobCopy(b.digest, b.size, how))
+        return ChildCopy(
+            digest=digest,
+            media_type=fetched.media_type,
+            size=fetched.size,
+            source=f"{c.source.registry}/{c.source.repository}",
+            blobs=tuple(blobs),
+        )
+
+    found = await asyncio.gather(*(check(c) for c in children))
+    return [c for c in found if c is not None]

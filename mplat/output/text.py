@@ -1,0 +1,228 @@
+"""Plans and results for people (text in the spirit of Terraform) and machines (JSON).
+
+The JSON form is a contract (``format_version`` "1"): fields are only ever added.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from mplat.plan.model import Change, ChildCopy, ImageView, ListView, Plan, PlanError, short_type
+from mplat.plan.outcome import ApplyResult
+
+_VERB = {
+    "create": "will be created",
+    "update": "will be updated in place",
+    "repair": "will be repaired (children missing from the repository)",
+    "delete": "will be deleted",
+}
+_MARK = {"create": "+", "update": "~", "repair": "~", "delete": "-"}
+
+
+class Style:
+    """ANSI colours only when writing to a terminal that wants them."""
+
+    def __init__(self, color: bool) -> None:
+        self.color = color
+
+    def _wrap(self, code: str, text: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if self.color else text
+
+    def green(self, t: str) -> str:
+        return self._wrap("32", t)
+
+    def yellow(self, t: str) -> str:
+        return self._wrap("33", t)
+
+    def red(self, t: str) -> str:
+        return self._wrap("31", t)
+
+    def bold(self, t: str) -> str:
+        return self._wrap("1", t)
+
+    def mark(self, action: str) -> str:
+        m = _MARK.get(action, " ")
+        return {"+": self.green, "~": self.yellow, "-": self.red}.get(m, str)(m)
+
+
+def human_bytes(n: int) -> str:
+    """Decimal units, one decimal; never "1000.0 KB" (rounding moves up a unit)."""
+    if n < 1000:
+        return f"{n} B"
+    size = float(n)
+    for unit in ("KB", "MB", "GB"):
+        size /= 1000
+        if round(size, 1) < 1000 or unit == "GB":
+            return f"{size:.1f} {unit}"
+    return f"{n} B"
+
+
+def render_plan(plan: Plan, style: Style | None = None) -> str:
+    return "".join(line + "\n" for line in plan_lines(plan, style))
+
+
+_LISTS_NAMED = 10
+"""Lists named under an error that several share; the JSON plan has every one."""
+
+
+def _error_lines(errors: Sequence[PlanError], s: Style) -> Iterator[str]:
+    """One line per cause: 240 lists behind one dead registry are one error, not 240."""
+    groups: dict[str, list[PlanError]] = {}
+    for e in errors:
+        groups.setdefault(e.cause or e.message, []).append(e)
+    for cause, group in groups.items():
+        if len(group) == 1:
+            yield s.red("Error: ") + group[0].message
+            continue
+        yield s.red("Error: ") + cause
+        named = [f"{e.location or '?'} ({e.repository or '?'})" for e in group[:_LISTS_NAMED]]
+        more = f", and {len(group) - _LISTS_NAMED} more" if len(group) > _LISTS_NAMED else ""
+        yield f"  affects {len(group)} lists: " + ", ".join(named) + more
+
+
+def plan_lines(plan: Plan, style: Style | None = None) -> Iterator[str]:
+    """The plan as text, line by line: 10,000 changes are written, never held as one string."""
+    s = style or Style(False)
+    if plan.has_changes:
+        yield "mplat will perform the following actions:\n"
+    for c in plan.changes:
+        if c.action != "no-op":
+            yield from _render_change(c, s)
+            yield ""
+    copies = _copy_summary(plan)
+    if copies:
+        yield from copies
+        yield ""
+    for w in sorted({w for c in plan.changes for w in c.warnings}):
+        yield s.yellow("Warning: ") + w
+    yield from _error_lines(plan.errors, s)
+    for registry, budget in sorted(plan.rate_limits.items()):
+        yield f"Rate limit: {registry}: {budget}"
+    if plan.errors or plan.rate_limits or any(c.warnings for c in plan.changes):
+        yield ""
+    counts = plan.summary()
+    if not plan.has_changes:
+        if plan.errors:
+            yield "No changes for the lists that planned; see the errors above."
+        else:
+            yield s.green("No changes.") + " The registry matches the configuration."
+    else:
+        repair = f"{counts['repair']} to repair, " if counts["repair"] else ""
+        yield (
+            s.bold("Plan:")
+            + f" {counts['create']} to create, {counts['update']} to update, "
+            + f"{repair}{counts['delete']} to delete."
+        )
+
+
+def _render_change(c: Change, s: Style) -> list[str]:
+    lines = [f"  # {s.bold(c.address)} {_VERB[c.action]}"]
+    mark = s.mark(c.action)
+    if c.action == "create" and c.after:
+        lines.append(f"  {mark} {short_type(c.after.media_type)} {c.after.digest}")
+        for e in c.after.entries:
+            lines.append(f"      {s.green('+')} {e.label():<34} {e.digest} ({human_bytes(e.size)})")
+        for k, v in sorted(c.after.annotations.items()):
+            lines.append(f"      {s.green('+')} annotation {k} = {v!r}")
+    elif c.action == "update" and c.after:
+        before = c.before.digest if c.before else "absent"
+        lines.append(f"  {mark} {short_type(c.after.media_type)} {before} -> {c.after.digest}")
+        for d in c.diff:
+            sign, _, rest = d.partition(" ")
+            if sign in ("+", "-", "~"):
+                lines.append(
+                    f"      {s.mark({'+': 'create', '-': 'delete'}.get(sign, 'update'))} {rest}"
+                )
+            else:
+                lines.append(f"      {s.yellow('~')} {d}")
+    elif c.action == "repair":
+        for copy in c.children:
+            lines.append(f"      {s.green('+')} child {copy.digest} from {copy.source}")
+    elif c.action == "delete":
+        what = (
+            short_type(c.before.media_type) if isinstance(c.before, ListView | ImageView) else "tag"
+        )
+        lines.append(f"  {mark} {what} {c.live_digest}")
+        if c.prevent_destroy:
+            lines.append(f"      {s.red('!')} prevent_destroy is set: this plan cannot be applied")
+    return lines
+
+
+def _copy_summary(plan: Plan) -> list[str]:
+    """Per target repository: what must be brought in, so a big copy is seen before approval."""
+    per_repo: dict[str, dict[str, ChildCopy]] = {}
+    for c in plan.changes:
+        if c.action in ("create", "update", "repair"):
+            for copy in c.children:
+                per_repo.setdefault(c.repository, {})[copy.digest] = copy
+    lines = []
+    for repo, copies in sorted(per_repo.items()):
+        blobs = {b.digest: b for cp in copies.values() for b in cp.blobs}
+        mounted = [b for b in blobs.values() if b.how == "mount"]
+        copied = [b for b in blobs.values() if b.how == "copy"]
+        lines.append(
+            f"Into {repo}: {len(copies)} manifest(s) to copy; blobs: {len(mounted)} to mount "
+            f"({human_bytes(sum(b.size for b in mounted))}), {len(copied)} to copy "
+            f"({human_bytes(sum(b.size for b in copied))})"
+        )
+        for cp in copies.values():
+            lines.append(
+                f"  {cp.digest} from {cp.source} ({human_bytes(cp.bytes_to_copy)} to copy)"
+            )
+    return lines
+
+
+def plan_to_json(plan: Plan) -> dict[str, Any]:
+    return {
+        "format_version": "1",
+        "changes": [_change_json(c) for c in plan.changes],
+        "summary": plan.summary(),
+        "errors": [e.to_json() for e in plan.errors],
+        "warnings": sorted({w for c in plan.changes for w in c.warnings}),
+        "notices": list(plan.notices),
+        "rate_limits": dict(plan.rate_limits),
+        "requests": dict(plan.requests),
+    }
+
+
+def _change_json(c: Change) -> dict[str, Any]:
+    return {
+        "repository": c.repository,
+        "tag": c.tag,
+        "action": c.action,
+        "before": c.before.to_json() if c.before else None,
+        "after": c.after.to_json() if c.after else None,
+        "diff": list(c.diff),
+        "copies": [cp.to_json() for cp in c.children],
+    }
+
+
+def apply_to_json(plan: Plan, result: ApplyResult | None) -> dict[str, Any]:
+    """`apply --json`: one document; ``result`` is None when nothing was applied."""
+    outcomes = result.outcomes if result is not None else []
+    return {
+        "format_version": "1",
+        "plan": plan_to_json(plan),
+        "outcomes": [
+            {"address": o.address, "action": o.action, "ok": o.ok, "message": o.message}
+            for o in outcomes
+        ],
+        "summary": {
+            "done": sum(1 for o in outcomes if o.ok),
+            "failed": sum(1 for o in outcomes if not o.ok),
+            "errors": len(plan.errors),
+            "applied": result is not None,
+        },
+    }
+
+
+def render_result(result: ApplyResult, style: Style | None = None) -> str:
+    s = style or Style(False)
+    out = []
+    for o in result.failed:
+        out.append(s.red("Error: ") + f"{o.address}: {o.message}")
+    done = [o for o in result.outcomes if o.ok]
+    summary = f"Apply complete: {len(done)} done, {len(result.failed)} failed."
+    out.append(s.bold(summary) if not result.failed else s.red(summary))
+    return "\n".join(out) + "\n"

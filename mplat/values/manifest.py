@@ -1,0 +1,278 @@
+"""Manifests as values: parsing what registries send, rendering what mplat writes, and digests.
+
+Digests are always computed over the exact bytes received or sent; parsed JSON is never
+re-serialised for hashing, because any byte of difference is a different manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from mplat.values import mediatypes as mt
+from mplat.values.errors import MplatError
+from mplat.values.platform import Platform, PlatformError
+
+MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+"""distribution refuses larger manifest bodies; mplat refuses to read larger ones too."""
+
+_DIGEST_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
+_GENERIC_DIGEST_RE = re.compile(r"^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
+
+
+class ManifestError(MplatError, ValueError):
+    """Content that is not a manifest mplat can trust; the message says what is wrong."""
+
+
+def sha256_digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def is_digest(value: str) -> bool:
+    return bool(_DIGEST_RE.fullmatch(value))
+
+
+def is_descriptor_digest(value: object) -> bool:
+    """A digest a descriptor may carry: any algorithm's form, and sha256 ones exactly."""
+    if not isinstance(value, str) or not _GENERIC_DIGEST_RE.fullmatch(value):
+        return False
+    return not value.startswith("sha256:") or bool(_DIGEST_RE.fullmatch(value))
+
+
+_SHOWN_LIMIT = 100
+
+
+def _shown(text: str) -> str:
+    """Registry text for a message: as is when plain, else repr() so that newlines and
+    terminal escapes cannot split the line or drive the terminal; long text is cut."""
+    if len(text) > _SHOWN_LIMIT:
+        return repr(text[:_SHOWN_LIMIT]) + "…"
+    return text if text and text.isprintable() and text.strip() == text else repr(text)
+
+
+def _shown_value(value: object) -> str:
+    """Any JSON value from a registry, as repr() (printable by construction), cut if long."""
+    if isinstance(value, str) and len(value) > _SHOWN_LIMIT:
+        return repr(value[:_SHOWN_LIMIT]) + "…"
+    if isinstance(value, dict | list):
+        return f"a JSON {'object' if isinstance(value, dict) else 'array'}"
+    text = repr(value)
+    return text if len(text) <= _SHOWN_LIMIT else text[:_SHOWN_LIMIT] + "…"
+
+
+@dataclass(frozen=True, slots=True)
+class Descriptor:
+    """A content descriptor: what one entry of an index, or a config/layer, points at."""
+
+    media_type: str
+    digest: str
+    size: int
+    platform: Platform | None = None
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    urls: tuple[str, ...] = ()
+    artifact_type: str | None = None  # OCI 1.1: what an artifact entry is, beside mediaType
+
+    def to_json(self, *, oci: bool) -> dict[str, Any]:
+        """Render with a fixed key order so that the bytes (and so the digest) are stable."""
+        out: dict[str, Any] = {
+            "mediaType": self.media_type,
+            "digest": self.digest,
+            "size": self.size,
+        }
+        if not oci:
+            # Docker lists order size before digest; docker and distribution both do.
+            out = {"mediaType": self.media_type, "size": self.size, "digest": self.digest}
+        if self.platform is not None:
+            out["platform"] = self.platform.to_json()
+        if oci and self.annotations:
+            out["annotations"] = dict(sorted(self.annotations.items()))
+        if oci and self.urls:
+            out["urls"] = list(self.urls)
+        if oci and self.artifact_type is not None:
+            out["artifactType"] = self.artifact_type
+        return out
+
+    def identity(self) -> dict[str, Any]:
+        """The fields that decide whether two entries mean the same thing."""
+        return {
+            "mediaType": self.media_type,
+            "digest": self.digest,
+            "size": self.size,
+            "platform": self.platform.to_json() if self.platform else None,
+            "annotations": dict(sorted(self.annotations.items())),
+            "artifactType": self.artifact_type,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Index:
+    """A Docker manifest list or an OCI image index.
+
+    ``artifact_type`` and ``subject`` (OCI 1.1) make an index an artifact or a referrer of
+    another manifest: peers write such indexes, and they mean something else than a plain list.
+    """
+
+    media_type: str
+    manifests: tuple[Descriptor, ...]
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    artifact_type: str | None = None
+    subject: Descriptor | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ImageManifest:
+    """A single-platform image manifest: the only part mplat needs is what it references."""
+
+    media_type: str
+    config: Descriptor
+    layers: tuple[Descriptor, ...]
+
+    def blobs(self) -> tuple[Descriptor, ...]:
+        return (self.config, *self.layers)
+
+
+Manifest = Index | ImageManifest
+
+
+def _str_map(value: object, where: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise ManifestError(f"{where}: annotations must map strings to strings")
+    return dict(value)
+
+
+def parse_descriptor(obj: object, where: str) -> Descriptor:
+    """Validate a descriptor strictly: registries accept malformed ones, pullers then break."""
+    if not isinstance(obj, dict):
+        raise ManifestError(f"{where}: descriptor is not an object")
+    media_type = obj.get("mediaType")
+    digest = obj.get("digest")
+    size = obj.get("size")
+    if not isinstance(media_type, str) or not media_type:
+        raise ManifestError(f"{where}: descriptor has no mediaType")
+    if not isinstance(digest, str) or not _GENERIC_DIGEST_RE.fullmatch(digest):
+        shown = _shown_value(digest)
+        raise ManifestError(f"{where}: descriptor digest {shown} is not a valid digest")
+    if not is_descriptor_digest(digest):
+        shown = _shown_value(digest)
+        raise ManifestError(f"{where}: descriptor digest {shown} is not a valid sha256 digest")
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+        shown = _shown_value(size)
+        raise ManifestError(f"{where}: descriptor size {shown} is not a non-negative integer")
+    platform = None
+    if obj.get("platform") is not None:
+        try:
+            platform = Platform.from_json(obj["platform"])
+        except PlatformError as exc:
+            raise ManifestError(f"{where}: {exc}") from None
+    urls = obj.get("urls") or []
+    if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
+        raise ManifestError(f"{where}: urls must be a list of strings")
+    return Descriptor(
+        media_type=media_type,
+        digest=digest,
+        size=size,
+        platform=platform,
+        annotations=_str_map(obj.get("annotations"), where),
+        urls=tuple(urls),
+        artifact_type=_artifact_type(obj.get("artifactType"), where),
+    )
+
+
+def _artifact_type(value: object, where: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise ManifestError(f"{where}: artifactType {_shown_value(value)} is not a media type")
+    return value
+
+
+def parse_manifest(data: bytes, content_type: str | None = None) -> Manifest:
+    """Parse manifest bytes, refusing anything oversized, ambiguous or malformed.
+
+    ``content_type`` is the registry's Content-Type; when the body names its own
+    ``mediaType`` the two must agree (the distribution spec requires it, and a registry that
+    disagrees with itself is not to be trusted).
+    """
+    if len(data) > MAX_MANIFEST_BYTES:
+        raise ManifestError(f"manifest is larger than {MAX_MANIFEST_BYTES} bytes")
+    try:
+        obj = json.loads(data)
+    except (ValueError, RecursionError) as exc:
+        # ValueError covers bad UTF-8, bad JSON and integers past Python's 4300-digit limit.
+        raise ManifestError(f"manifest is not valid JSON ({exc.__class__.__name__})") from None
+    if not isinstance(obj, dict):
+        raise ManifestError("manifest is not a JSON object")
+    header_type = mt.base_type(content_type)
+    body_type = obj.get("mediaType")
+    if body_type is not None and not isinstance(body_type, str):
+        raise ManifestError("manifest mediaType is not a string")
+    if body_type and header_type and body_type != header_type:
+        raise ManifestError(
+            f"manifest says mediaType {_shown(body_type)} but the registry sent Content-Type "
+            f"{_shown(header_type)}"
+        )
+    media_type = body_type or header_type
+    if not media_type:
+        media_type = mt.OCI_INDEX if "manifests" in obj else mt.OCI_MANIFEST
+    if obj.get("schemaVersion") != 2:
+        version = _shown_value(obj.get("schemaVersion"))
+        raise ManifestError(f"unsupported manifest (schemaVersion {version})")
+    if media_type in mt.INDEX_TYPES:
+        entries = obj.get("manifests")
+        if not isinstance(entries, list):
+            raise ManifestError("index has no manifests array")
+        return Index(
+            media_type=media_type,
+            manifests=tuple(parse_descriptor(e, f"manifests[{i}]") for i, e in enumerate(entries)),
+            annotations=_str_map(obj.get("annotations"), "index"),
+            artifact_type=_artifact_type(obj.get("artifactType"), "index"),
+            subject=(
+                parse_descriptor(obj["subject"], "subject")
+                if obj.get("subject") is not None
+                else None
+            ),
+        )
+    if media_type in mt.IMAGE_TYPES:
+        layers = obj.get("layers")
+        if not isinstance(layers, list):
+            raise ManifestError("image manifest has no layers array")
+        return ImageManifest(
+            media_type=media_type,
+            config=parse_descriptor(obj.get("config"), "config"),
+            layers=tuple(parse_descriptor(e, f"layers[{i}]") for i, e in enumerate(layers)),
+        )
+    raise ManifestError(f"unsupported manifest media type {_shown(media_type)}")
+
+
+def render_index(
+    media_type: str,
+    manifests: tuple[Descriptor, ...] | list[Descriptor],
+    annotations: Mapping[str, str] | None = None,
+) -> bytes:
+    """Render a list or index deterministically: same input, same bytes, same digest.
+
+    Docker lists carry no annotations (they are OCI-only per image-spec's compatibility
+    matrix), so a Docker list with annotations is a programming error here.
+    """
+    oci = media_type == mt.OCI_INDEX
+    if media_type not in mt.INDEX_TYPES:
+        raise ValueError(f"not an index media type: {media_type}")
+    if annotations and not oci:
+        raise ValueError("Docker manifest lists cannot carry annotations")
+    doc: dict[str, Any] = {
+        "schemaVersion": 2,
+        "mediaType": media_type,
+        "manifests": [d.to_json(oci=oci) for d in manifests],
+    }
+    if annotations:
+        doc["annotations"] = dict(sorted(annotations.items()))
+    # UTF-8 rather than \u escapes: the bytes are mplat's own and only need to be stable.
+    return (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode()

@@ -1,0 +1,436 @@
+"""Tests for mplat.output.text: Terraform-like plan text, the JSON plan contract, apply results."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mplat.output.text import Style, human_bytes, plan_to_json, render_plan, render_result
+from mplat.plan.model import (
+    OWNER_ANNOTATION,
+    OWNER_VALUE,
+    BlobCopy,
+    Change,
+    ChildCopy,
+    Desired,
+    Entry,
+    ImageView,
+    ListView,
+    Plan,
+    PlanError,
+)
+from mplat.plan.outcome import ApplyResult, Outcome
+from mplat.values import mediatypes as mt
+
+DA = "sha256:" + "a" * 64
+DB = "sha256:" + "b" * 64
+DC = "sha256:" + "c" * 64
+DL = "sha256:" + "1" * 64  # desired list
+DO = "sha256:" + "0" * 64  # live (old) list
+REPO = "localhost:5000/acme/app"
+OTHER = "localhost:5000/acme/other"
+SRC = "localhost:5000/acme/src"
+
+AMD64 = Entry(mt.OCI_MANIFEST, DA, 423, {"architecture": "amd64", "os": "linux"})
+ARM64 = Entry(mt.OCI_MANIFEST, DB, 1500, {"architecture": "arm64", "os": "linux", "variant": "v8"})
+WIN = Entry(
+    mt.OCI_MANIFEST,
+    DC,
+    2_500_000,
+    {"architecture": "amd64", "os": "windows", "os.version": "10.0.1"},
+)
+AFTER = ListView(mt.OCI_INDEX, DL, (AMD64, ARM64), {OWNER_ANNOTATION: OWNER_VALUE})
+
+
+def _desired(children: tuple[ChildCopy, ...] = ()) -> Desired:
+    return Desired(
+        repository=REPO,
+        media_type=AFTER.media_type,
+        body=b"{}",
+        digest=AFTER.digest,
+        entries=AFTER.entries,
+        annotations=AFTER.annotations,
+        children=children,
+    )
+
+
+def create(
+    tag: str = "latest", children: tuple[ChildCopy, ...] = (), warnings: tuple[str, ...] = ()
+) -> Change:
+    return Change(
+        repository=REPO,
+        tag=tag,
+        action="create",
+        before=None,
+        after=AFTER,
+        live_digest=None,
+        desired=_desired(children),
+        warnings=warnings,
+    )
+
+
+def update(diff: tuple[str, ...], before: ListView | ImageView | None = None) -> Change:
+    before = before or ListView(mt.OCI_INDEX, DO, (AMD64,), {})
+    return Change(
+        repository=REPO,
+        tag="1.0",
+        action="update",
+        before=before,
+        after=AFTER,
+        live_digest=before.digest,
+        desired=_desired(),
+        diff=diff,
+    )
+
+
+def no_op(tag: str = "stable") -> Change:
+    return Change(REPO, tag, "no-op", AFTER, AFTER, DL, _desired())
+
+
+def delete(prevent_destroy: bool = False) -> Change:
+    before = ListView(mt.DOCKER_LIST, DO, (), {})
+    return Change(REPO, "old", "delete", before, None, DO, prevent_destroy=prevent_destroy)
+
+
+# --- human_bytes -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("n", "text"),
+    [
+        (0, "0 B"),
+        (423, "423 B"),
+        (999, "999 B"),
+        (1000, "1.0 KB"),
+        (1500, "1.5 KB"),
+        (2_500_000, "2.5 MB"),
+        (3_000_000_000, "3.0 GB"),
+        (5_000_000_000_000, "5000.0 GB"),
+    ],
+)
+def test_human_bytes(n: int, text: str) -> None:
+    assert human_bytes(n) == text
+
+
+@pytest.mark.parametrize(("n", "text"), [(999_999, "1.0 MB"), (999_950_000, "1.0 GB")])
+def test_human_bytes_rounding_never_shows_1000_of_a_unit(n: int, text: str) -> None:
+    assert human_bytes(n) == text
+
+
+# --- render_plan -------------------------------------------------------------------------------
+
+
+def test_render_create_exact_text() -> None:
+    text = render_plan(Plan((create(), no_op())))
+    assert text == (
+        "mplat will perform the following actions:\n"
+        "\n"
+        f"  # {REPO}:latest will be created\n"
+        f"  + OCI index {DL}\n"
+        f"      + linux/amd64                        {DA} (423 B)\n"
+        f"      + linux/arm64/v8                     {DB} (1.5 KB)\n"
+        "      + annotation dev.mplat.managed-by = 'mplat'\n"
+        "\n"
+        "Plan: 1 to create, 0 to update, 0 to delete.\n"
+    )
+
+
+def test_render_no_changes() -> None:
+    expected = "No changes. The registry matches the configuration.\n"
+    assert render_plan(Plan(())) == expected
+    assert render_plan(Plan((no_op("a"), no_op("b")))) == expected
+
+
+def test_render_no_changes_with_errors() -> None:
+    plan = Plan((no_op(),), errors=(PlanError("m.yaml:3:5: source not found", REPO, ("x",)),))
+    assert render_plan(plan) == (
+        "Error: m.yaml:3:5: source not found\n"
+        "\n"
+        "No changes for the lists that planned; see the errors above.\n"
+    )
+
+
+def test_render_update_diff_lines() -> None:
+    diff = (
+        f"~ linux/amd64: digest: {DC} -> {DA}",
+        f"+ linux/arm64/v8: {DB}",
+        f"- linux/s390x: {DC}",
+        "media type: Docker manifest list -> OCI index",
+    )
+    text = render_plan(Plan((update(diff),)))
+    assert text == (
+        "mplat will perform the following actions:\n"
+        "\n"
+        f"  # {REPO}:1.0 will be updated in place\n"
+        f"  ~ OCI index {DO} -> {DL}\n"
+        f"      ~ linux/amd64: digest: {DC} -> {DA}\n"
+        f"      + linux/arm64/v8: {DB}\n"
+        f"      - linux/s390x: {DC}\n"
+        "      ~ media type: Docker manifest list -> OCI index\n"
+        "\n"
+        "Plan: 0 to create, 1 to update, 0 to delete.\n"
+    )
+
+
+def test_render_update_of_single_image() -> None:
+    before = ImageView(mt.DOCKER_MANIFEST, DO)
+    change = update((f"replace single image ({mt.DOCKER_MANIFEST}) with a list",), before)
+    lines = render_plan(Plan((change,))).splitlines()
+    assert f"  ~ OCI index {DO} -> {DL}" in lines
+    assert f"      ~ replace single image ({mt.DOCKER_MANIFEST}) with a list" in lines
+
+
+def test_render_repair_counts_and_children() -> None:
+    child = ChildCopy(DB, mt.OCI_MANIFEST, 1500, SRC, (BlobCopy(DC, 2000, "copy"),))
+    repair = Change(REPO, "latest", "repair", AFTER, AFTER, DL, _desired((child,)))
+    text = render_plan(Plan((repair,)))
+    lines = text.splitlines()
+    assert f"  # {REPO}:latest will be repaired (children missing from the repository)" in lines
+    assert f"      + child {DB} from {SRC}" in lines
+    assert lines[-1] == "Plan: 0 to create, 0 to update, 1 to repair, 0 to delete."
+
+
+def test_render_delete_and_prevent_destroy() -> None:
+    text = render_plan(Plan((delete(),)))
+    assert f"  # {REPO}:old will be deleted\n  - Docker manifest list {DO}\n" in text
+    assert "prevent_destroy" not in text
+    assert text.endswith("Plan: 0 to create, 0 to update, 1 to delete.\n")
+
+    blocked = render_plan(Plan((delete(prevent_destroy=True),)))
+    assert "      ! prevent_destroy is set: this plan cannot be applied\n" in blocked
+
+
+def test_render_summary_line_counts_all_actions() -> None:
+    plan = Plan((create("a"), create("b"), update(()), delete(), no_op()))
+    assert render_plan(plan).splitlines()[-1] == "Plan: 2 to create, 1 to update, 1 to delete."
+
+
+def test_render_copy_summary_with_bytes() -> None:
+    shared = ChildCopy(
+        DA,
+        mt.OCI_MANIFEST,
+        423,
+        SRC,
+        (BlobCopy(DB, 1_500_000, "copy"), BlobCopy(DC, 2000, "mount")),
+    )
+    mounted_only = ChildCopy(DB, mt.OCI_MANIFEST, 100, SRC, (BlobCopy(DC, 2000, "mount"),))
+    # Two tags need the same children: they are counted once for the repository.
+    plan = Plan((create("latest", (shared, mounted_only)), create("1.0", (shared,))))
+    lines = render_plan(plan).splitlines()
+    start = lines.index(
+        f"Into {REPO}: 2 manifest(s) to copy; blobs: 1 to mount (2.0 KB), 1 to copy (1.5 MB)"
+    )
+    assert lines[start + 1 : start + 4] == [
+        f"  {DA} from {SRC} (1.5 MB to copy)",
+        f"  {DB} from {SRC} (0 B to copy)",
+        "",
+    ]
+    assert lines[-1] == "Plan: 2 to create, 0 to update, 0 to delete."
+
+
+def test_render_no_copy_summary_without_children() -> None:
+    assert "Into " not in render_plan(Plan((create(),)))
+
+
+def test_render_warnings_errors_and_rate_limits() -> None:
+    plan = Plan(
+        (create("a", warnings=("w-b", "w-a")), create("b", warnings=("w-a",))),
+        errors=(PlanError("first"), PlanError("second")),
+        rate_limits={"docker.io": "95 of 100 pulls left", "a.example": "1 left"},
+    )
+    lines = render_plan(plan).splitlines()
+    tail = lines[lines.index("Warning: w-a") :]
+    assert tail == [
+        "Warning: w-a",
+        "Warning: w-b",
+        "Error: first",
+        "Error: second",
+        "Rate limit: a.example: 1 left",
+        "Rate limit: docker.io: 95 of 100 pulls left",
+        "",
+        "Plan: 2 to create, 0 to update, 0 to delete.",
+    ]
+
+
+def test_render_without_color_has_no_escapes_and_with_color_has_them() -> None:
+    plan = Plan((create(), update((f"- linux/s390x: {DC}",)), delete()))
+    plain = render_plan(plan, Style(False))
+    assert "\x1b[" not in plain
+    assert render_plan(plan) == plain
+    coloured = render_plan(plan, Style(True))
+    assert "\x1b[32m+\x1b[0m" in coloured
+    assert "\x1b[33m~\x1b[0m" in coloured
+    assert "\x1b[31m-\x1b[0m" in coloured
+    assert "\x1b[1mPlan:\x1b[0m" in coloured
+    no_changes = render_plan(Plan(()), Style(True))
+    assert no_changes == "\x1b[32mNo changes.\x1b[0m The registry matches the configuration.\n"
+
+
+def test_style_mark() -> None:
+    s = Style(False)
+    assert [s.mark(a) for a in ("create", "update", "repair", "delete", "no-op")] == [
+        "+",
+        "~",
+        "~",
+        "-",
+        " ",
+    ]
+
+
+# --- plan_to_json ------------------------------------------------------------------------------
+
+
+def test_plan_to_json_structure() -> None:
+    child = ChildCopy(DA, mt.OCI_MANIFEST, 423, SRC, (BlobCopy(DB, 10, "mount"),))
+    plan = Plan(
+        (create("latest", (child,), warnings=("careful",)), update(("x",)), delete(), no_op()),
+        errors=(PlanError("bad", OTHER, ("t",)),),
+        notices=("note one",),
+        rate_limits={"docker.io": "95 of 100 pulls left"},
+    )
+    doc = plan_to_json(plan)
+    assert list(doc) == [
+        "format_version",
+        "changes",
+        "summary",
+        "errors",
+        "warnings",
+        "notices",
+        "rate_limits",
+        "requests",
+    ]
+    assert doc["format_version"] == "1"
+    assert doc["summary"] == {"create": 1, "update": 1, "repair": 0, "delete": 1, "no_op": 1}
+    assert doc["errors"] == [{"repository": OTHER, "tags": ["t"], "message": "bad"}]
+    assert doc["warnings"] == ["careful"]
+    assert doc["notices"] == ["note one"]
+    assert doc["rate_limits"] == {"docker.io": "95 of 100 pulls left"}
+    assert [list(c) for c in doc["changes"]] == [
+        ["repository", "tag", "action", "before", "after", "diff", "copies"]
+    ] * 4
+    created, updated, deleted, unchanged = doc["changes"]
+    assert created == {
+        "repository": REPO,
+        "tag": "latest",
+        "action": "create",
+        "before": None,
+        "after": {
+            "kind": "list",
+            "mediaType": mt.OCI_INDEX,
+            "digest": DL,
+            "manifests": [
+                {
+                    "mediaType": mt.OCI_MANIFEST,
+                    "digest": DA,
+                    "size": 423,
+                    "platform": {"architecture": "amd64", "os": "linux"},
+                },
+                {
+                    "mediaType": mt.OCI_MANIFEST,
+                    "digest": DB,
+                    "size": 1500,
+                    "platform": {"architecture": "arm64", "os": "linux", "variant": "v8"},
+                },
+            ],
+            "annotations": {OWNER_ANNOTATION: OWNER_VALUE},
+        },
+        "diff": [],
+        "copies": [
+            {
+                "digest": DA,
+                "mediaType": mt.OCI_MANIFEST,
+                "size": 423,
+                "source": SRC,
+                "blobs": [{"digest": DB, "size": 10, "how": "mount"}],
+            }
+        ],
+    }
+    assert updated["diff"] == ["x"]
+    assert updated["before"]["kind"] == "list"
+    assert deleted["after"] is None
+    assert deleted["before"] == {
+        "kind": "list",
+        "mediaType": mt.DOCKER_LIST,
+        "digest": DO,
+        "manifests": [],
+    }
+    assert unchanged["action"] == "no-op"
+
+
+def test_plan_to_json_image_before_and_stability() -> None:
+    plan = Plan((update(("y",), ImageView(mt.OCI_MANIFEST, DO)), create()))
+    first = json.dumps(plan_to_json(plan), indent=2)
+    assert first == json.dumps(plan_to_json(plan), indent=2)
+    doc = json.loads(first)
+    assert doc["changes"][0]["before"] == {
+        "kind": "image",
+        "mediaType": mt.OCI_MANIFEST,
+        "digest": DO,
+    }
+
+
+def test_plan_to_json_empty_plan() -> None:
+    assert plan_to_json(Plan(())) == {
+        "format_version": "1",
+        "changes": [],
+        "summary": {"create": 0, "update": 0, "repair": 0, "delete": 0, "no_op": 0},
+        "errors": [],
+        "warnings": [],
+        "notices": [],
+        "rate_limits": {},
+        "requests": {},
+    }
+
+
+# --- render_result -----------------------------------------------------------------------------
+
+
+def test_render_result_success() -> None:
+    result = ApplyResult(
+        [Outcome(f"{REPO}:a", "create", True, ""), Outcome(f"{REPO}:b", "update", True, "")]
+    )
+    assert render_result(result) == "Apply complete: 2 done, 0 failed.\n"
+    assert render_result(result, Style(True)) == (
+        "\x1b[1mApply complete: 2 done, 0 failed.\x1b[0m\n"
+    )
+
+
+def test_render_result_with_failures() -> None:
+    result = ApplyResult(
+        [
+            Outcome(f"{REPO}:a", "create", True, ""),
+            Outcome(f"{REPO}:b", "update", False, "403 denied"),
+            Outcome(f"{REPO}:c", "delete", False, "tag moved"),
+        ]
+    )
+    assert render_result(result) == (
+        f"Error: {REPO}:b: 403 denied\n"
+        f"Error: {REPO}:c: tag moved\n"
+        "Apply complete: 1 done, 2 failed.\n"
+    )
+    coloured = render_result(result, Style(True))
+    assert "\x1b[31mApply complete: 1 done, 2 failed.\x1b[0m" in coloured
+
+
+def test_render_result_empty() -> None:
+    assert render_result(ApplyResult()) == "Apply complete: 0 done, 0 failed.\n"
+
+
+def test_errors_sharing_one_cause_are_printed_once_with_the_lists_they_affect() -> None:
+    """A registry that is down fails every list with one error: one line, not one per list."""
+    cause = "127.0.0.1:9: GET failed: ConnectError; mplat stops asking this registry"
+    shared = [
+        PlanError(f"m.yaml:{n}:3: {cause}", f"127.0.0.1:9/r{n}", ("x",), cause, f"m.yaml:{n}:3")
+        for n in range(1, 13)
+    ]
+    alone = PlanError("m.yaml:99:3: source image a:b not found", "r", ("y",), "source gone")
+    errors = (*shared, alone)
+    text = render_plan(Plan((), errors=errors))
+    assert text.count(cause) == 1
+    assert "affects 12 lists: m.yaml:1:3 (127.0.0.1:9/r1), m.yaml:2:3 (127.0.0.1:9/r2)" in text
+    assert "m.yaml:10:3 (127.0.0.1:9/r10), and 2 more" in text
+    assert "m.yaml:11:3" not in text
+    assert "Error: m.yaml:99:3: source image a:b not found" in text  # alone: as it was
+    doc = plan_to_json(Plan((), errors=errors))
+    assert len(doc["errors"]) == 13 and doc["errors"][0]["cause"] == cause  # JSON keeps each
