@@ -47,6 +47,7 @@ from mplat.config.model import (
 from mplat.files import read_fd_capped
 from mplat.values.platform import Platform, PlatformError
 from mplat.values.reference import Reference, ReferenceError, parse_reference, validate_tag
+from mplat.values.text import json_quoted
 
 __all__ = ["MAX_DEPTH", "MAX_FILE_BYTES", "MAX_NODES", "load_config", "load_config_text"]
 
@@ -493,7 +494,8 @@ class _Converter:
                 line, column = _mark(first)
                 self._problem(
                     key_node,
-                    f"duplicate key {_quote(name)} (first defined at line {line}, column {column})",
+                    f"duplicate key {json_quoted(name)} "
+                    f"(first defined at line {line}, column {column})",
                 )
                 continue
             seen[name] = key_node
@@ -576,7 +578,7 @@ def _render(path: JSONPath) -> str:
         elif _IDENTIFIER.fullmatch(part):
             out += f".{part}" if out else part
         else:
-            out += f"[{_quote(part)}]"
+            out += f"[{json_quoted(part)}]"
     return out
 
 
@@ -584,30 +586,10 @@ def _prefixed(path: JSONPath, message: str) -> str:
     return f"{_render(path)}: {message}" if path else message
 
 
-def _quote(text: str, limit: int = 80) -> str:
-    """JSON-quote user text for a message, escaping everything unprintable as ``\\uXXXX``.
-
-    Line separators, NEL, C1 controls, zero-width and no-break spaces and lone surrogates
-    would otherwise split the line, drive the terminal, or make two keys look the same.
-    """
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    quoted = json.dumps(text, ensure_ascii=False)
-    if quoted.isprintable():
-        return quoted
-    return "".join(char if char.isprintable() else _escape(char) for char in quoted)
-
-
-def _escape(char: str) -> str:
-    # UTF-16 units, as JSON spells characters beyond U+FFFF; surrogatepass keeps lone halves.
-    units = char.encode("utf-16-be", "surrogatepass")
-    return "".join(f"\\u{units[i]:02x}{units[i + 1]:02x}" for i in range(0, len(units), 2))
-
-
 def _describe(value: object, origin: _Origin | None, *, kind: bool = False) -> str:
     """``got ...`` wording: the user's own spelling for scalars (YAML turned 1.10 into 1.1)."""
     if isinstance(value, str):
-        return _quote(value)
+        return json_quoted(value)
     if isinstance(value, dict):
         return "a mapping" if value else "an empty mapping"
     if isinstance(value, list):
@@ -637,7 +619,7 @@ def _type_words(types: object) -> str:
 
 
 def _literal(value: object) -> str:
-    return _quote(value) if isinstance(value, str) else json.dumps(value)
+    return json_quoted(value) if isinstance(value, str) else json.dumps(value)
 
 
 def _suggest(word: str, choices: Iterable[str]) -> str | None:
@@ -740,7 +722,9 @@ def _explain(error: ValidationError, origins: _Origins) -> Iterator[_Issue]:
         # The error is about a key; jsonschema reports it at the mapping holding that key.
         key_path = (*path, instance)
         expectation = _expectation(error)
-        yield _Issue(path, f"invalid key {_quote(instance)}: {expectation}", key_path, key_path)
+        yield _Issue(
+            path, f"invalid key {json_quoted(instance)}: {expectation}", key_path, key_path
+        )
         return
 
     if keyword == "additionalProperties" and isinstance(instance, dict):
@@ -751,8 +735,8 @@ def _explain(error: ValidationError, origins: _Origins) -> Iterator[_Issue]:
                 continue
             expected = ", ".join(known) + (", or an x- extension key" if "^x-" in patterns else "")
             guess = _suggest(name, known)
-            hint = f", did you mean {_quote(guess)}?" if guess else ""
-            message = f"unknown key {_quote(name)}{hint} (expected one of {expected})"
+            hint = f", did you mean {json_quoted(guess)}?" if guess else ""
+            message = f"unknown key {json_quoted(name)}{hint} (expected one of {expected})"
             yield _Issue(path, message, (*path, name), (*path, name))
         return
 
@@ -761,7 +745,7 @@ def _explain(error: ValidationError, origins: _Origins) -> Iterator[_Issue]:
         for name in cast("list[str]", error.validator_value):
             if name not in instance:
                 # Tainting the absent key spares the rest of the mapping but not its parsing.
-                message = f"missing required key {_quote(name)}{needs}"
+                message = f"missing required key {json_quoted(name)}{needs}"
                 yield _Issue(path, message, taint=(*path, name))
         return
 
@@ -769,7 +753,7 @@ def _explain(error: ValidationError, origins: _Origins) -> Iterator[_Issue]:
         for name, needed in cast("dict[str, list[str]]", error.validator_value).items():
             for other in needed:
                 if name in instance and other not in instance:
-                    message = f"{_quote(name)} needs {_quote(other)} as well"
+                    message = f"{json_quoted(name)} needs {json_quoted(other)} as well"
                     yield _Issue(path, message, (*path, name), (*path, other))
         return
 
@@ -856,9 +840,9 @@ def _quote_hint(error: ValidationError, origin: _Origin | None) -> str:
         guess = _suggest(
             value, [v for v in cast("list[object]", error.validator_value) if isinstance(v, str)]
         )
-        return f" (did you mean {_quote(guess)}?)" if guess else ""
+        return f" (did you mean {json_quoted(guess)}?)" if guess else ""
     if wants_string and not isinstance(value, (str, list, dict)) and origin and origin.text:
-        return f" (write {_quote(origin.text)} in quotes to make it a string)"
+        return f" (write {json_quoted(origin.text)} in quotes to make it a string)"
     return ""
 
 
@@ -1115,7 +1099,7 @@ class _Builder:
         if reference.tag is not None or reference.digest is not None:
             self._problem(
                 path,
-                f"repository {_quote(text)} must not include a tag or digest "
+                f"repository {json_quoted(text)} must not include a tag or digest "
                 "(list the tags under tags:)",
             )
             return None
@@ -1202,8 +1186,8 @@ class _Builder:
         if other is not None:
             self._problem(
                 path,
-                f"duplicate platform {_quote(str(platform))}: the same platform as "
-                f"{_quote(str(other.platform))} at {self._where(other.path)}",
+                f"duplicate platform {json_quoted(str(platform))}: the same platform as "
+                f"{json_quoted(str(other.platform))} at {self._where(other.path)}",
             )
             return None
         platforms_seen[key] = _Declared(platform, path)
@@ -1216,5 +1200,5 @@ def _registry_problem(host: str) -> str | None:
         Reference(registry=host, repository="mplat/probe")
     except ReferenceError as exc:
         reason = str(exc).partition(": ")[2] or str(exc)
-        return f"{_quote(host)} is not a registry host[:port]: {reason}"
+        return f"{json_quoted(host)} is not a registry host[:port]: {reason}"
     return None

@@ -20,7 +20,7 @@ from mplat.plan.model import Change, ListView
 from mplat.registry.client import RegistryClient, RegistryPool
 from mplat.registry.errors import RegistryError
 from mplat.values import mediatypes as mt
-from mplat.values.manifest import sha256_digest
+from mplat.values.digest import sha256_digest
 
 if TYPE_CHECKING:
     from mplat.plan.outcome import ApplyResult

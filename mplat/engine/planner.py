@@ -39,7 +39,8 @@ from mplat.registry.api import ManifestInfo
 from mplat.registry.client import RegistryClient, RegistryPool
 from mplat.registry.errors import RegistryError
 from mplat.values import mediatypes as mt
-from mplat.values.manifest import ImageManifest, Index, render_index, sha256_digest
+from mplat.values.digest import sha256_digest
+from mplat.values.manifest import ImageManifest, Index, render_index
 from mplat.values.reference import Reference
 
 Target = tuple[str, str]  # (normalised repository name, tag)

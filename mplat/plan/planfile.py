@@ -35,10 +35,11 @@ from mplat.plan.model import (
     Plan,
 )
 from mplat.values import mediatypes as mt
+from mplat.values.digest import is_descriptor_digest, sha256_digest
 from mplat.values.errors import MplatError
-from mplat.values.manifest import is_descriptor_digest, sha256_digest
 from mplat.values.platform import Platform, PlatformError
 from mplat.values.reference import ReferenceError, parse_repository, validate_tag
+from mplat.values.text import brief
 
 FORMAT = "mplat-plan"
 VERSION = 1
@@ -134,7 +135,7 @@ def load_plan(path: str | os.PathLike[str]) -> Plan:
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise PlanFileError(f"{p}: not an mplat plan file")
     if doc.get("version") != VERSION:
-        version = _show(doc.get("version"))
+        version = brief(doc.get("version"))
         raise PlanFileError(
             f"{p}: plan file version {version} is not supported (expected {VERSION})"
         )
@@ -231,18 +232,8 @@ _ACTIONS: tuple[Action, ...] = ("create", "update", "repair", "delete", "no-op")
 _HOWS: tuple[Literal["mount", "copy"], ...] = ("mount", "copy")
 
 
-def _show(value: object) -> str:
-    """A value from the file for a message: printable (repr escapes) and short."""
-    if isinstance(value, dict):
-        return "an object"
-    if isinstance(value, list):
-        return "a list"
-    text = repr(value[:40] if isinstance(value, str) else value)
-    return text if len(text) <= 60 else text[:60] + "…"
-
-
 def _bad(where: str, expected: str, value: object) -> _Malformed:
-    return _Malformed(f"{where}: expected {expected}, got {_show(value)}")
+    return _Malformed(f"{where}: expected {expected}, got {brief(value)}")
 
 
 def _field(obj: dict[str, Any], key: str, where: str) -> Any:
@@ -290,7 +281,7 @@ def _strs(value: object, where: str) -> tuple[str, ...]:
 
 
 def _str_map(value: object, where: str) -> dict[str, str]:
-    return {k: _str(v, f"{where}[{_show(k)}]") for k, v in _obj(value, where).items()}
+    return {k: _str(v, f"{where}[{brief(k)}]") for k, v in _obj(value, where).items()}
 
 
 def _digest(value: object, where: str) -> str:

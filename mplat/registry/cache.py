@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import os
 import tempfile
 from collections.abc import Mapping
@@ -19,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mplat.files import home_dir, open_regular, read_fd_capped
+from mplat.values.digest import sha256_digest
 from mplat.values.manifest import MAX_MANIFEST_BYTES
 
 DEFAULT_LIMIT = 256 * 1024 * 1024
@@ -75,7 +75,7 @@ class DiskCache:
             return None
         finally:
             os.close(fd)
-        if "sha256:" + hashlib.sha256(data).hexdigest() != digest:
+        if sha256_digest(data) != digest:
             # Corrupt or tampered: never trust it, drop it and let the caller refetch.
             self.discarded += 1
             with contextlib.suppress(OSError):
@@ -88,7 +88,7 @@ class DiskCache:
         path = self._path(digest)
         if path is None or len(data) > MAX_MANIFEST_BYTES:
             return
-        if "sha256:" + hashlib.sha256(data).hexdigest() != digest:
+        if sha256_digest(data) != digest:
             return
         try:
             path.parent.mkdir(parents=True, exist_ok=True)

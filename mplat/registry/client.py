@@ -27,12 +27,8 @@ from mplat.registry.errors import (
 )
 from mplat.registry.transport import RetryPolicy, Transport, read_capped
 from mplat.values import mediatypes as mt
-from mplat.values.manifest import (
-    MAX_MANIFEST_BYTES,
-    ManifestError,
-    parse_manifest,
-    sha256_digest,
-)
+from mplat.values.digest import sha256_digest
+from mplat.values.manifest import MAX_MANIFEST_BYTES, ManifestError, parse_manifest
 
 BLOB_CHUNK = 256 * 1024
 """Blobs stream through in pieces this size: several copies at once stay a few MB."""

@@ -1,67 +1,28 @@
-"""Manifests as values: parsing what registries send, rendering what mplat writes, and digests.
+"""Manifests as values: parsing what registries send and rendering what mplat writes.
 
-Digests are always computed over the exact bytes received or sent; parsed JSON is never
-re-serialised for hashing, because any byte of difference is a different manifest.
+Digests (mplat.values.digest) are always computed over the exact bytes received or sent;
+parsed JSON is never re-serialised for hashing.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from mplat.values import mediatypes as mt
+from mplat.values.digest import GENERIC_RE, is_descriptor_digest
 from mplat.values.errors import MplatError
 from mplat.values.platform import Platform, PlatformError
+from mplat.values.text import shown, shown_value
 
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 """distribution refuses larger manifest bodies; mplat refuses to read larger ones too."""
 
-_DIGEST_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
-_GENERIC_DIGEST_RE = re.compile(r"^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
-
 
 class ManifestError(MplatError, ValueError):
     """Content that is not a manifest mplat can trust; the message says what is wrong."""
-
-
-def sha256_digest(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def is_digest(value: str) -> bool:
-    return bool(_DIGEST_RE.fullmatch(value))
-
-
-def is_descriptor_digest(value: object) -> bool:
-    """A digest a descriptor may carry: any algorithm's form, and sha256 ones exactly."""
-    if not isinstance(value, str) or not _GENERIC_DIGEST_RE.fullmatch(value):
-        return False
-    return not value.startswith("sha256:") or bool(_DIGEST_RE.fullmatch(value))
-
-
-_SHOWN_LIMIT = 100
-
-
-def _shown(text: str) -> str:
-    """Registry text for a message: as is when plain, else repr() so that newlines and
-    terminal escapes cannot split the line or drive the terminal; long text is cut."""
-    if len(text) > _SHOWN_LIMIT:
-        return repr(text[:_SHOWN_LIMIT]) + "…"
-    return text if text and text.isprintable() and text.strip() == text else repr(text)
-
-
-def _shown_value(value: object) -> str:
-    """Any JSON value from a registry, as repr() (printable by construction), cut if long."""
-    if isinstance(value, str) and len(value) > _SHOWN_LIMIT:
-        return repr(value[:_SHOWN_LIMIT]) + "…"
-    if isinstance(value, dict | list):
-        return f"a JSON {'object' if isinstance(value, dict) else 'array'}"
-    text = repr(value)
-    return text if len(text) <= _SHOWN_LIMIT else text[:_SHOWN_LIMIT] + "…"
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,14 +118,14 @@ def parse_descriptor(obj: object, where: str) -> Descriptor:
     size = obj.get("size")
     if not isinstance(media_type, str) or not media_type:
         raise ManifestError(f"{where}: descriptor has no mediaType")
-    if not isinstance(digest, str) or not _GENERIC_DIGEST_RE.fullmatch(digest):
-        shown = _shown_value(digest)
+    if not isinstance(digest, str) or not GENERIC_RE.fullmatch(digest):
+        shown = shown_value(digest)
         raise ManifestError(f"{where}: descriptor digest {shown} is not a valid digest")
     if not is_descriptor_digest(digest):
-        shown = _shown_value(digest)
+        shown = shown_value(digest)
         raise ManifestError(f"{where}: descriptor digest {shown} is not a valid sha256 digest")
     if isinstance(size, bool) or not isinstance(size, int) or size < 0:
-        shown = _shown_value(size)
+        shown = shown_value(size)
         raise ManifestError(f"{where}: descriptor size {shown} is not a non-negative integer")
     platform = None
     if obj.get("platform") is not None:
@@ -190,7 +151,7 @@ def _artifact_type(value: object, where: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value:
-        raise ManifestError(f"{where}: artifactType {_shown_value(value)} is not a media type")
+        raise ManifestError(f"{where}: artifactType {shown_value(value)} is not a media type")
     return value
 
 
@@ -216,14 +177,14 @@ def parse_manifest(data: bytes, content_type: str | None = None) -> Manifest:
         raise ManifestError("manifest mediaType is not a string")
     if body_type and header_type and body_type != header_type:
         raise ManifestError(
-            f"manifest says mediaType {_shown(body_type)} but the registry sent Content-Type "
-            f"{_shown(header_type)}"
+            f"manifest says mediaType {shown(body_type)} but the registry sent Content-Type "
+            f"{shown(header_type)}"
         )
     media_type = body_type or header_type
     if not media_type:
         media_type = mt.OCI_INDEX if "manifests" in obj else mt.OCI_MANIFEST
     if obj.get("schemaVersion") != 2:
-        version = _shown_value(obj.get("schemaVersion"))
+        version = shown_value(obj.get("schemaVersion"))
         raise ManifestError(f"unsupported manifest (schemaVersion {version})")
     if media_type in mt.INDEX_TYPES:
         entries = obj.get("manifests")
@@ -249,7 +210,7 @@ def parse_manifest(data: bytes, content_type: str | None = None) -> Manifest:
             config=parse_descriptor(obj.get("config"), "config"),
             layers=tuple(parse_descriptor(e, f"layers[{i}]") for i, e in enumerate(layers)),
         )
-    raise ManifestError(f"unsupported manifest media type {_shown(media_type)}")
+    raise ManifestError(f"unsupported manifest media type {shown(media_type)}")
 
 
 def render_index(

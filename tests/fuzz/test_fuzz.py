@@ -43,6 +43,7 @@ from mplat.plan.model import (
 )
 from mplat.plan.planfile import PlanFileError, load_plan, save_plan
 from mplat.values import mediatypes as mt
+from mplat.values.digest import sha256_digest
 from mplat.values.manifest import (
     Descriptor,
     ImageManifest,
@@ -50,7 +51,6 @@ from mplat.values.manifest import (
     ManifestError,
     parse_manifest,
     render_index,
-    sha256_digest,
 )
 from mplat.values.platform import Platform, PlatformError
 from mplat.values.reference import (

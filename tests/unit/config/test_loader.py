@@ -29,6 +29,7 @@ from mplat.config.model import (
 )
 from mplat.values.platform import Platform
 from mplat.values.reference import parse_reference, parse_repository
+from mplat.values.text import json_quoted
 from tests.support.paths import ROOT
 
 EXAMPLE = ROOT / "examples" / "manifests.yaml"
@@ -1231,7 +1232,7 @@ def test_unprintable_characters_are_escaped_in_messages(char: str, escaped: str)
 
 
 def test_printable_text_is_quoted_as_written() -> None:
-    assert loader._quote('é ü 😀 "x"') == '"é ü 😀 \\"x\\""'
+    assert json_quoted('é ü 😀 "x"') == '"é ü 😀 \\"x\\""'
 
 
 def test_anchors_and_merges_still_expand_when_items_are_released() -> None:

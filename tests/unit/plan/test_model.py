@@ -26,7 +26,8 @@ from mplat.plan.model import (
     short_type,
 )
 from mplat.values import mediatypes as mt
-from mplat.values.manifest import Descriptor, Index, render_index, sha256_digest
+from mplat.values.digest import sha256_digest
+from mplat.values.manifest import Descriptor, Index, render_index
 from mplat.values.platform import Platform
 
 DA = "sha256:" + "a" * 64

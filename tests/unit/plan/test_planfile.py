@@ -37,7 +37,8 @@ from mplat.plan.planfile import (
     save_plan,
 )
 from mplat.values import mediatypes as mt
-from mplat.values.manifest import Descriptor, render_index, sha256_digest
+from mplat.values.digest import sha256_digest
+from mplat.values.manifest import Descriptor, render_index
 from mplat.values.platform import Platform
 
 DA = "sha256:" + "a" * 64

@@ -9,18 +9,16 @@ from typing import Any
 import pytest
 
 from mplat.values import mediatypes as mt
+from mplat.values.digest import is_descriptor_digest, is_digest, sha256_digest
 from mplat.values.manifest import (
     MAX_MANIFEST_BYTES,
     Descriptor,
     ImageManifest,
     Index,
     ManifestError,
-    is_descriptor_digest,
-    is_digest,
     parse_descriptor,
     parse_manifest,
     render_index,
-    sha256_digest,
 )
 from mplat.values.platform import Platform
 
