@@ -513,8 +513,8 @@ def test_streamed_body_is_not_resent_after_a_401(serve: Callable[..., Scripted])
 
 def test_default_retries_ride_out_a_fifteen_second_outage() -> None:
     """Issue 10: the default backoff spanned 1.9-3.75 s, less than a registry restart."""
-    from mplat.cli.main import _parser
+    from mplat.cli.parser import build_parser
 
     assert RetryPolicy().min_wait() >= 15.0
-    args = _parser().parse_args(["plan"])
+    args = build_parser().parse_args(["plan"])
     assert RetryPolicy(attempts=args.retries).min_wait() >= 15.0

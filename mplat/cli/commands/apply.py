@@ -1,0 +1,113 @@
+"""``mplat apply``: make the registries match, from a fresh plan or a saved plan file.
+
+A fresh plan is shown and needs approval (the prompt, or --auto-approve); a saved plan is
+applied exactly, after checking that the registries still look as they did when planned.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import TYPE_CHECKING
+
+from mplat.cli import interrupt, prompt, wiring
+from mplat.cli.commands.plan import make_plan
+from mplat.cli.errors import EXIT_ERROR, EXIT_OK, UsageError
+from mplat.cli.printing import blocked_message, print_plan, style
+from mplat.config.loader import load_config
+from mplat.engine.apply import Applier
+from mplat.output.text import apply_to_json, render_result
+from mplat.plan.outcome import ApplyResult
+
+if TYPE_CHECKING:
+    from mplat.config.model import Config
+    from mplat.plan.model import Plan
+
+
+def run(args: argparse.Namespace) -> int:
+    return wiring.run(_apply(args))
+
+
+async def _apply(args: argparse.Namespace) -> int:
+    saved = args.plan_file is not None
+    if saved:
+        from mplat.plan.planfile import load_plan
+
+        if args.target:
+            raise UsageError("--target applies to plans being made, not to a saved plan")
+        if args.allow_partial:
+            raise UsageError("--allow-partial: a saved plan never has errors, so it has no use")
+        plan = load_plan(args.plan_file)
+        config = _try_load_for_settings(args)
+    else:
+        config = load_config(args.file)
+    pool = wiring.registry_pool(config, args)
+    text_style = style(args)
+    try:
+        if not saved:
+            plan = await make_plan(args, config, pool)  # type: ignore[arg-type]
+        print_plan(args, plan)
+        result: ApplyResult | None = None
+        intr = interrupt.current()
+        if _may_apply(args, plan, saved):
+            applier = Applier(
+                pool,
+                progress=lambda m: print(f"  {m}", file=sys.stderr),
+                stop=intr.stop,
+                abort=intr.abort,
+                hard=lambda: intr.hard,
+            )
+            if saved:
+                await applier.check_stale(plan)
+            with interrupt.writing():
+                result = await applier.apply(plan)
+    finally:
+        await pool.aclose()
+    if result is not None and result.interrupted:
+        # What was and was not done goes to stderr under --json, so stdout stays one document.
+        report = interrupt.report(result, intr)
+        if args.json:
+            sys.stderr.write(report)
+            print(json.dumps(apply_to_json(plan, result), indent=2))
+        else:
+            sys.stdout.write(report)
+        return intr.exit_code
+    if args.json:
+        print(json.dumps(apply_to_json(plan, result), indent=2))
+    elif result is not None:
+        sys.stdout.write(render_result(result, text_style))
+    if result is None:
+        clean = not plan.errors and not plan.has_changes  # nothing to do, and nothing failed
+        return EXIT_OK if clean else EXIT_ERROR
+    return EXIT_ERROR if result.failed or plan.errors else EXIT_OK
+
+
+def _may_apply(args: argparse.Namespace, plan: Plan, saved: bool) -> bool:
+    """Whether to write: not a blocked plan, not half a plan unless asked, only once approved."""
+    blocked = blocked_message(plan)
+    if blocked:
+        print(f"Error: {blocked}; nothing was applied.", file=sys.stderr)
+        return False
+    if not plan.has_changes:
+        return False
+    if plan.errors and not args.allow_partial:
+        n = len(plan.errors)
+        print(
+            f"Error: the plan has {n} {'error' if n == 1 else 'errors'} (see above); nothing "
+            "was applied. Fix them, or re-run with --allow-partial to apply the lists that "
+            "planned.",
+            file=sys.stderr,
+        )
+        return False
+    if saved or args.auto_approve:
+        return True
+    return prompt.confirm()
+
+
+def _try_load_for_settings(args: argparse.Namespace) -> Config | None:
+    """A saved plan needs registry settings (TLS, credentials env) if a config is at hand."""
+    if not os.path.exists(args.file):
+        return None
+    return load_config(args.file)

@@ -1,0 +1,15 @@
+"""``mplat validate``: check the configuration file, without network access."""
+
+from __future__ import annotations
+
+import argparse
+
+from mplat.cli.errors import EXIT_OK
+from mplat.config.loader import load_config
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_config(args.file)
+    tags = sum(len(spec.tags) for spec in config.lists)
+    print(f"{args.file}: valid ({len(config.lists)} lists, {tags} tags).")
+    return EXIT_OK

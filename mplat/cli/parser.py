@@ -1,0 +1,133 @@
+"""The argparse parser: every command, flag and help text of ``mplat``.
+
+Kept apart from dispatch so the whole surface of the CLI reads in one place, and so tests
+can parse arguments without running anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from typing import NoReturn
+
+from mplat import __version__
+from mplat.cli.errors import EXIT_ERROR
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but usage errors exit 1: with --detailed-exitcode, 2 means "changes" only."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_ERROR, f"{self.prog}: error: {message}\n")
+
+
+def _positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1 (0 or -1 requests in flight would never finish)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    """argparse type: finite seconds > 0 (float() also accepts "nan", "inf" and "-1")."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``mplat``; ``args.command`` names the module in ``mplat.cli.commands``."""
+    common = _Parser(add_help=False)
+    common.add_argument(
+        "-f", "--file", default="manifests.yaml", help="configuration file (default: %(default)s)"
+    )
+    common.add_argument(
+        "-v", "--debug", action="store_true", help="show HTTP exchanges (credentials redacted)"
+    )
+    common.add_argument("--no-color", action="store_true", help="plain text output")
+    net = _Parser(add_help=False)
+    net.add_argument(
+        "--parallelism",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="requests in flight per registry (default 8; registries.<host>.parallelism wins)",
+    )
+    net.add_argument(
+        "--timeout",
+        type=_positive_seconds,
+        default=30.0,
+        metavar="SECONDS",
+        help="seconds without progress before a request gives up: connecting, waiting for"
+        " an answer, or a transfer that stalls (small bodies must also arrive whole within"
+        " it; large transfers run as long as bytes flow) (default %(default)s)",
+    )
+    net.add_argument(
+        "--retries",
+        type=_positive_int,
+        default=8,
+        metavar="N",
+        help="attempts per idempotent request on errors, 429 and 5xx; the default %(default)s"
+        " waits 16-32 s in all, riding out a registry restart",
+    )
+    net.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        help="cache of manifests and configs by digest (default: $MPLAT_CACHE_DIR, "
+        "else $XDG_CACHE_HOME/mplat, else ~/.cache/mplat)",
+    )
+    net.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
+    net.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        metavar="REPOSITORY:TAG",
+        help="limit the work to this tag (repeatable)",
+    )
+
+    parser = _Parser(
+        prog="mplat",
+        description="Declare multi-platform tags in YAML; plan and apply them against registries.",
+    )
+    parser.add_argument("--version", action="version", version=f"mplat {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    sub.add_parser(
+        "validate", parents=[common], help="check the configuration file without network access"
+    )
+    p = sub.add_parser(
+        "plan", parents=[common, net], help="show what apply would change in the registries"
+    )
+    p.add_argument("--json", action="store_true", help="print the plan as JSON (format_version 1)")
+    p.add_argument(
+        "--detailed-exitcode",
+        action="store_true",
+        help="exit 0 when there are no changes, 2 when there are, 1 on error",
+    )
+    p.add_argument("--out", metavar="FILE", help="save the plan for a later `mplat apply FILE`")
+    a = sub.add_parser("apply", parents=[common, net], help="make the registries match")
+    a.add_argument(
+        "plan_file", nargs="?", metavar="PLAN", help="apply a saved plan exactly (no prompt)"
+    )
+    a.add_argument("--auto-approve", action="store_true", help="do not ask for confirmation")
+    a.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="apply the lists that planned even though others failed (still exits 1)",
+    )
+    a.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON document (plan and outcomes) on stdout; human text on stderr",
+    )
+    return parser

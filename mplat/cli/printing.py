@@ -1,0 +1,42 @@
+"""What plan and apply print around the plan: the renderers live in ``mplat.output``.
+
+The CLI only picks the stream and whether to colour; ``mplat.output.text`` formats.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import TYPE_CHECKING
+
+from mplat.output.text import Style, plan_lines, plan_to_json
+
+if TYPE_CHECKING:
+    from mplat.plan.model import Plan
+
+
+def style(args: argparse.Namespace) -> Style:
+    """Colour only on a terminal, never with --no-color or NO_COLOR set."""
+    stream = sys.stderr if getattr(args, "json", False) else sys.stdout
+    color = not args.no_color and stream.isatty() and "NO_COLOR" not in os.environ
+    return Style(color)
+
+
+def print_plan(args: argparse.Namespace, plan: Plan) -> None:
+    """Text on stdout, or JSON for `plan --json`; `apply --json` keeps stdout for its document."""
+    if args.json and args.command == "plan":
+        print(json.dumps(plan_to_json(plan), indent=2))
+        return
+    out = sys.stderr if args.json else sys.stdout
+    for line in plan_lines(plan, style(args)):
+        out.write(line + "\n")
+
+
+def blocked_message(plan: Plan) -> str | None:
+    """The deletions prevent_destroy forbids, as one sentence; None when there are none."""
+    blocked = plan.blocked()
+    if not blocked:
+        return None
+    return "prevent_destroy forbids deleting: " + ", ".join(c.address for c in blocked)

@@ -1,0 +1,81 @@
+"""The one place concrete things are put together: registry pool, credentials, cache, signals.
+
+The engine sees only the small interface of ``mplat.registry.api``; which client, which
+credential store, which cache directory and which notice stream stand behind it is decided
+here, from the config and the command line. The network stack is imported inside the
+functions, so importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mplat.config.model import Config
+    from mplat.registry.client import RegistryPool
+
+
+def run(main: Coroutine[Any, Any, int]) -> int:
+    """Run a command's coroutine; only commands that talk to registries pay for the loop.
+
+    SIGINT/SIGTERM stop it as ``mplat.cli.interrupt`` describes (exit 130/143).
+    """
+    from mplat.cli import interrupt
+
+    return interrupt.run(main)
+
+
+def registry_pool(config: Config | None, args: argparse.Namespace) -> RegistryPool:
+    """The pool every registry request goes through, set up from the config and the flags."""
+    from mplat.registry.api import Notices
+    from mplat.registry.client import RegistryPool
+    from mplat.registry.credentials import Credential, CredentialError, CredentialResolver
+    from mplat.registry.errors import RegistryError
+    from mplat.registry.transport import RetryPolicy
+
+    def settings(registry: str) -> tuple[bool, str | None, int | None]:
+        s = config.settings_for(registry) if config else None
+        if s is None:
+            return False, None, None
+        return s.insecure, s.ca_file, s.parallelism
+
+    resolver = CredentialResolver()  # One lookup per (registry, repository) and run.
+
+    def credential(registry: str, repository: str | None) -> Credential | None:
+        s = config.settings_for(registry) if config else None
+        try:
+            return resolver.lookup(
+                registry,
+                repository,
+                username_env=s.username_env if s else None,
+                password_env=s.password_env if s else None,
+            )
+        except CredentialError as exc:
+            raise RegistryError(registry, repository, resolver.redact(str(exc))) from None
+
+    from mplat.registry.cache import DiskCache, default_cache_dir
+
+    notices = Notices(emit=lambda m: print(f"note: {m}", file=sys.stderr))
+    cache = None
+    if not args.no_cache:
+        root = Path(args.cache_dir) if args.cache_dir else default_cache_dir()
+        if root is None:
+            notices.add(
+                "running without a cache: no home directory (HOME is unset or not absolute); "
+                "set MPLAT_CACHE_DIR or pass --cache-dir"
+            )
+        else:
+            cache = DiskCache(root)
+    return RegistryPool(
+        settings_for=settings,
+        credential_for=credential,
+        notices=notices,
+        cache=cache,
+        parallelism=args.parallelism or 8,
+        retry=RetryPolicy(attempts=args.retries),
+        timeout=args.timeout,
+    )

@@ -1,0 +1,76 @@
+"""The argparse surface: usage errors exit 1 (2 is reserved for "changes"), --help, --version."""
+
+from __future__ import annotations
+
+import pytest
+
+from mplat import __version__
+from mplat.cli.main import main
+from mplat.cli.parser import build_parser
+
+
+def exits(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as info:
+        main(list(argv))
+    out, err = capsys.readouterr()
+    return int(info.value.code or 0), out, err
+
+
+def test_version_prints_the_version_and_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    assert exits(capsys, "--version") == (0, f"mplat {__version__}\n", "")
+
+
+@pytest.mark.parametrize("argv", [("--help",), ("plan", "--help"), ("apply", "-h")])
+def test_help_goes_to_stdout_and_exits_0(
+    capsys: pytest.CaptureFixture[str], argv: tuple[str, ...]
+) -> None:
+    code, out, err = exits(capsys, *argv)
+    assert (code, err) == (0, "")
+    assert out.startswith("usage: mplat")
+
+
+def test_top_level_help_names_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = exits(capsys, "--help")
+    for command in ("validate", "plan", "apply"):
+        assert command in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        ((), "the following arguments are required: COMMAND"),
+        (("deploy",), "invalid choice: 'deploy'"),
+        (("plan", "--bogus"), "unrecognized arguments: --bogus"),
+        (("validate", "--json"), "unrecognized arguments: --json"),
+        (("plan", "--parallelism", "0"), "expected a whole number >= 1, got 0"),
+        (("plan", "--retries", "two"), "expected a whole number, got 'two'"),
+        (("plan", "--timeout", "nan"), "expected a number of seconds > 0, got 'nan'"),
+        (("apply", "--timeout", "-1"), "expected a number of seconds > 0, got '-1'"),
+        (("apply", "--timeout", "soon"), "expected a number of seconds, got 'soon'"),
+    ],
+)
+def test_usage_errors_exit_1_with_usage_and_one_error_line(
+    capsys: pytest.CaptureFixture[str], argv: tuple[str, ...], message: str
+) -> None:
+    code, out, err = exits(capsys, *argv)
+    assert (code, out) == (1, "")
+    lines = err.splitlines()
+    assert lines[0].startswith("usage: mplat")
+    assert lines[-1].startswith("mplat") and ": error: " in lines[-1]
+    assert message in lines[-1]
+
+
+def test_defaults() -> None:
+    args = build_parser().parse_args(["plan"])
+    assert (args.command, args.file, args.parallelism, args.timeout, args.retries) == (
+        "plan",
+        "manifests.yaml",
+        None,
+        30.0,
+        8,
+    )
+    assert (args.target, args.json, args.detailed_exitcode, args.out) == ([], False, False, None)
+    applied = build_parser().parse_args(
+        ["apply", "saved.plan", "--target", "a:1", "--target", "b:2"]
+    )
+    assert (applied.plan_file, applied.target) == ("saved.plan", ["a:1", "b:2"])
