@@ -248,3 +248,42 @@ def test_placeholder_is_a_valid_empty_oci_image(registries: MemoryRegistries) ->
     assert media_type == mt.OCI_MANIFEST and doc["layers"] == []
     assert doc["config"] == {"mediaType": mt.OCI_EMPTY, "digest": EMPTY_DIGEST, "size": 2}
     assert "dev.mplat.untag" in doc["annotations"]
+
+
+def test_hard_stop_keeps_the_outcomes_of_deletions_already_done() -> None:
+    """Outcomes are collected as each deletion ends, so cancelling the rest loses none."""
+    registries = MemoryRegistries()
+    reg = registries.client(HOST)
+    quick, slow = f"{HOST}/acme/quick", f"{HOST}/acme/slow"
+    for repo in ("acme/quick", "acme/slow"):
+        push_image(reg, repo, "amd64", "linux/amd64")
+    lists = [
+        listspec(quick, ["gone"], f"{quick}:amd64"),  # sole tag: deleted by digest, quickly
+        listspec(slow, ["keep", "gone"], f"{slow}:amd64"),  # shared: the longer untag dance
+    ]
+    assert not apply(registries, plan(registries, *lists)).failed
+    p = plan(
+        registries,
+        listspec(quick, ["gone"], state="absent"),
+        listspec(slow, ["gone"], state="absent"),
+    )
+
+    async def run() -> dict[str, Outcome]:
+        stop, abort = asyncio.Event(), asyncio.Event()
+
+        def progress(line: str) -> None:
+            if line.endswith("deleted (by digest)"):
+                stop.set()  # a second signal while the other deletion is under way
+                abort.set()
+
+        applier = Applier(registries, progress=progress, stop=stop, abort=abort)
+        result = await applier.apply(p)
+        assert result.interrupted
+        return {o.address: o for o in result.outcomes}
+
+    outcomes = asyncio.run(run())
+    assert outcomes[f"{quick}:gone"] == Outcome(
+        f"{quick}:gone", "delete", True, "deleted (by digest)"
+    )
+    cut = outcomes[f"{slow}:gone"]  # cut off mid-way: reported, never silently dropped
+    assert not cut.ok and (cut.unknown or cut.interrupted)
