@@ -12,9 +12,10 @@ import functools
 from collections.abc import Awaitable, Callable
 
 from mplat.engine.concurrency import Once, run_bounded
+from mplat.engine.delete import by_repository, delete_change
 from mplat.plan.model import Change, ChildCopy, Plan
 from mplat.plan.outcome import ApplyResult, Outcome, StalePlanError
-from mplat.registry.client import RegistryPool
+from mplat.registry.api import Registries
 from mplat.registry.errors import RegistryError
 
 Progress = Callable[[str], None]
@@ -30,7 +31,7 @@ class _Stopped(Exception):
 
 
 class Applier:
-    """Carries one apply: the pool, progress reporting and de-duplication of shared work.
+    """Carries one apply: the registries, progress reporting and de-duplication of shared work.
 
     ``stop`` set: no new write starts (a list whose first tag moved still gets its other
     tags, so its tags agree). ``abort`` set: writes in flight are cancelled and reported.
@@ -38,7 +39,7 @@ class Applier:
 
     def __init__(
         self,
-        pool: RegistryPool,
+        registries: Registries,
         progress: Progress | None = None,
         groups: int = 32,
         stop: asyncio.Event | None = None,
@@ -46,7 +47,7 @@ class Applier:
         hard: Callable[[], bool] = lambda: False,
         verify_seconds: float = 5.0,
     ) -> None:
-        self.pool = pool
+        self.registries = registries
         self.progress = progress or (lambda _msg: None)
         self._once: Once[tuple[str, ...], None] = Once()  # shared children and blobs
         self.groups_in_flight = groups
@@ -65,7 +66,7 @@ class Applier:
 
         async def now(c: Change) -> tuple[Change, str | None]:
             registry, path = _split(c.repository)
-            info = await self.pool.client(registry).head_manifest(path, c.tag)
+            info = await self.registries.client(registry).head_manifest(path, c.tag)
             return c, info.digest if info else None
 
         seen = await asyncio.gather(*(now(c) for c in plan.changes))
@@ -103,11 +104,26 @@ class Applier:
             self.groups_in_flight,
         )
         if deletes:
-            from mplat.engine.delete import delete_tags
+            await self._delete(deletes, result)
 
-            await delete_tags(
-                self.pool, deletes, result, self.progress, stop=self.stop, track=self._in_flight
-            )
+    async def _delete(self, deletes: list[Change], result: ApplyResult) -> None:
+        """Deletions, one repository at a time each; once ``stop`` is set none starts.
+
+        Each outcome is collected as soon as it is known, so a hard stop that cancels this
+        still reports the deletions already done; ``_in_flight`` tells which were cut off.
+        """
+
+        async def serially(items: list[Change]) -> None:
+            for c in items:
+                if self.stop.is_set():
+                    result.outcomes.append(
+                        Outcome(c.address, "delete", False, "not deleted (stopped first)", True)
+                    )
+                    continue
+                self._in_flight[c.address] = c
+                result.outcomes.append(await delete_change(self.registries, c, self.progress))
+
+        await asyncio.gather(*(serially(items) for items in by_repository(deletes)))
 
     async def _account(self, plan: Plan, groups: list[list[Change]], result: ApplyResult) -> None:
         """After a stop: every change gets an outcome, and lists whose tags disagree are named.
@@ -162,7 +178,7 @@ class Applier:
     async def _verify(self, changes: list[Change]) -> dict[str, str | None]:
         async def now(c: Change) -> tuple[str, str | None]:
             registry, path = _split(c.repository)
-            info = await self.pool.client(registry).head_manifest(path, c.tag)
+            info = await self.registries.client(registry).head_manifest(path, c.tag)
             return c.address, info.digest if info else None
 
         found: dict[str, str | None] = {}
@@ -214,7 +230,7 @@ class Applier:
         if c.action == "repair":
             self.progress(f"{c.address}: children restored")
             return Outcome(c.address, c.action, True, "children restored")
-        client = self.pool.client(registry)
+        client = self.registries.client(registry)
         try:
             # Re-check right before writing: another writer may have won, or it may already
             # hold the desired list (immutable-tag registries refuse identical re-pushes).
@@ -249,11 +265,11 @@ class Applier:
         )
 
     async def _copy_child(self, registry: str, path: str, copy: ChildCopy) -> None:
-        target = self.pool.client(registry)
+        target = self.registries.client(registry)
         if await target.head_manifest(path, copy.digest) is not None:
             return
         src_registry, src_path = _split(copy.source)
-        source = self.pool.client(src_registry)
+        source = self.registries.client(src_registry)
         await asyncio.gather(
             *(
                 self._once(
@@ -287,12 +303,12 @@ class Applier:
         size: int,
         how: str,
     ) -> None:
-        target = self.pool.client(registry)
+        target = self.registries.client(registry)
         if await target.blob_size(path, digest) is not None:
             return
         self._check()
         if how == "mount" and await target.mount_blob(path, digest, src_path):
             return
-        source = self.pool.client(src_registry)
+        source = self.registries.client(src_registry)
         self._check()
         await target.upload_blob(path, digest, size, lambda: source.stream_blob(src_path, digest))

@@ -13,17 +13,14 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator, Callable, Iterable
 
 from mplat.plan.model import Change, ListView
-from mplat.registry.client import RegistryClient, RegistryPool
+from mplat.plan.outcome import Outcome
+from mplat.registry.api import Registries, Registry
 from mplat.registry.errors import RegistryError
 from mplat.values import mediatypes as mt
 from mplat.values.digest import sha256_digest
-
-if TYPE_CHECKING:
-    from mplat.plan.outcome import ApplyResult
 
 EMPTY_BLOB = b"{}"
 EMPTY_DIGEST = sha256_digest(EMPTY_BLOB)
@@ -35,52 +32,37 @@ _REFUSAL_HINT = (
 )
 
 
-async def delete_tags(
-    pool: RegistryPool,
-    changes: list[Change],
-    result: ApplyResult,
-    progress: Callable[[str], None],
-    stop: asyncio.Event | None = None,
-    track: dict[str, Change] | None = None,
-) -> None:
-    """Delete tags; once ``stop`` is set no new deletion starts (one in flight finishes).
-
-    ``track`` collects the deletions started, so a hard stop can tell which were cut off.
-    """
-    from mplat.plan.outcome import Outcome
-
-    # Deletions in one repository run one at a time: each one reads the other tags.
-    by_repo: dict[str, list[Change]] = {}
+def by_repository(changes: Iterable[Change]) -> list[list[Change]]:
+    """Deletions grouped per repository, in plan order: within one repository they must run
+    one at a time, because each one reads the other tags (is the digest shared?)."""
+    groups: dict[str, list[Change]] = {}
     for c in changes:
-        by_repo.setdefault(c.repository, []).append(c)
-
-    async def repo_worker(items: list[Change]) -> None:
-        for c in items:
-            if stop is not None and stop.is_set():
-                result.outcomes.append(
-                    Outcome(c.address, "delete", False, "not deleted (stopped first)", True)
-                )
-                continue
-            if track is not None:
-                track[c.address] = c
-            registry, _, path = c.repository.partition("/")
-            client = pool.client(registry)
-            try:
-                how = await delete_tag(client, path, c)
-            except RegistryError as exc:
-                message = str(exc)
-                if exc.status == 405 or exc.has_code("UNSUPPORTED", "DENIED"):
-                    message += f"\n  {_REFUSAL_HINT}"
-                progress(f"{c.address}: delete failed")
-                result.outcomes.append(Outcome(c.address, "delete", False, message))
-                continue
-            progress(f"{c.address}: deleted ({how})")
-            result.outcomes.append(Outcome(c.address, "delete", True, f"deleted ({how})"))
-
-    await asyncio.gather(*(repo_worker(items) for items in by_repo.values()))
+        groups.setdefault(c.repository, []).append(c)
+    return list(groups.values())
 
 
-async def delete_tag(client: RegistryClient, path: str, c: Change) -> str:
+async def delete_change(
+    registries: Registries, c: Change, progress: Callable[[str], None]
+) -> Outcome:
+    """Delete one planned tag and say how it went; a refusal is a failed outcome, not a raise.
+
+    Stopping and bookkeeping belong to the caller (the applier), which collects the outcomes.
+    """
+    registry, _, path = c.repository.partition("/")
+    client = registries.client(registry)
+    try:
+        how = await delete_tag(client, path, c)
+    except RegistryError as exc:
+        message = str(exc)
+        if exc.status == 405 or exc.has_code("UNSUPPORTED", "DENIED"):
+            message += f"\n  {_REFUSAL_HINT}"
+        progress(f"{c.address}: delete failed")
+        return Outcome(c.address, "delete", False, message)
+    progress(f"{c.address}: deleted ({how})")
+    return Outcome(c.address, "delete", True, f"deleted ({how})")
+
+
+async def delete_tag(client: Registry, path: str, c: Change) -> str:
     """Delete one tag; returns how it was done. Raises RegistryError on refusal."""
     info = await client.head_manifest(path, c.tag)
     if info is None:
@@ -107,7 +89,7 @@ async def delete_tag(client: RegistryClient, path: str, c: Change) -> str:
     return "untagged"
 
 
-async def _shared(client: RegistryClient, path: str, tag: str, digest: str) -> bool:
+async def _shared(client: Registry, path: str, tag: str, digest: str) -> bool:
     """Whether another tag of the repository points at the same digest."""
     others = [t for t in await client.list_tags(path) if t != tag]
     sem = asyncio.Semaphore(8)
@@ -120,7 +102,7 @@ async def _shared(client: RegistryClient, path: str, tag: str, digest: str) -> b
     return any(await asyncio.gather(*(same(t) for t in others)))
 
 
-async def _untag(client: RegistryClient, path: str, tag: str, digest: str) -> None:
+async def _untag(client: Registry, path: str, tag: str, digest: str) -> None:
     """Point the tag at a unique throw-away manifest, then delete that manifest by digest.
 
     If the registry then refuses the deletion, the tag is put back on its original bytes

@@ -35,8 +35,7 @@ from mplat.plan.model import (
     owner_annotations,
     ownership,
 )
-from mplat.registry.api import ManifestInfo
-from mplat.registry.client import RegistryClient, RegistryPool
+from mplat.registry.api import ManifestInfo, Registries, Registry
 from mplat.registry.errors import RegistryError
 from mplat.values import mediatypes as mt
 from mplat.values.digest import sha256_digest
@@ -58,19 +57,19 @@ class PlanOptions:
 
 
 async def build_plan(
-    lists: Collection[ListSpec], pool: RegistryPool, options: PlanOptions | None = None
+    lists: Collection[ListSpec], registries: Registries, options: PlanOptions | None = None
 ) -> Plan:
     options = options or PlanOptions()
-    resolver = SourceResolver(pool)
+    resolver = SourceResolver(registries)
     declared: dict[str, set[str]] = {}
     for spec in lists:
         declared.setdefault(spec.repository.name, set()).update(spec.tags)
     prunes = {spec.repository.name: spec for spec in lists if spec.prune}
     jobs: list[Callable[[], Awaitable[tuple[list[Change], list[PlanError]]]]] = [
-        functools.partial(_plan_list, spec, pool, resolver, options) for spec in lists
+        functools.partial(_plan_list, spec, registries, resolver, options) for spec in lists
     ]
     jobs += [
-        functools.partial(_plan_prune, spec, declared[name], pool, options)
+        functools.partial(_plan_prune, spec, declared[name], registries, options)
         for name, spec in prunes.items()
     ]
     results = await run_bounded(jobs, options.lists_in_flight)
@@ -82,9 +81,9 @@ async def build_plan(
     return Plan(
         changes=tuple(changes),
         errors=tuple(errors),
-        notices=tuple(pool.notices.messages),
-        rate_limits=dict(pool.notices.rate_limits),
-        requests=dict(pool.notices.requests),
+        notices=tuple(registries.notices.messages),
+        rate_limits=dict(registries.notices.rate_limits),
+        requests=dict(registries.notices.requests),
     )
 
 
@@ -115,19 +114,19 @@ def _selected_tags(spec: ListSpec, options: PlanOptions) -> list[str]:
 
 
 async def _plan_list(
-    spec: ListSpec, pool: RegistryPool, resolver: SourceResolver, options: PlanOptions
+    spec: ListSpec, registries: Registries, resolver: SourceResolver, options: PlanOptions
 ) -> tuple[list[Change], list[PlanError]]:
     tags = _selected_tags(spec, options)
     if not tags:
         return [], []
     target = spec.repository
-    client = pool.client(target.registry)
+    client = registries.client(target.registry)
     heads = [asyncio.ensure_future(client.head_manifest(target.repository, t)) for t in tags]
     try:
         if spec.state == "absent":
             infos = await asyncio.gather(*heads)
             return await _plan_absent(spec, client, tags, infos), []
-        desired = await render_desired(spec, pool, resolver)
+        desired = await render_desired(spec, registries, resolver)
         infos = await asyncio.gather(*heads)
         lives = await asyncio.gather(*(_live_view(client, target, i, desired) for i in infos))
     except (SourceError, RegistryError) as exc:
@@ -145,7 +144,7 @@ async def _plan_list(
 
 
 async def _plan_prune(
-    spec: ListSpec, declared: set[str], pool: RegistryPool, options: PlanOptions
+    spec: ListSpec, declared: set[str], registries: Registries, options: PlanOptions
 ) -> tuple[list[Change], list[PlanError]]:
     """Tags of the repository that mplat wrote and that no entry declares any more.
 
@@ -154,7 +153,7 @@ async def _plan_prune(
     sources, signatures) is never a prune candidate.
     """
     target = spec.repository
-    client = pool.client(target.registry)
+    client = registries.client(target.registry)
     try:
         tags = [t for t in await client.list_tags(target.repository) if t not in declared]
         if options.targets is not None:
@@ -173,7 +172,7 @@ async def _plan_prune(
     owned = [ownership(v, target.name, t) for (t, _), v in zip(candidates, lives, strict=True)]
     old = sorted(t for (t, _), o in zip(candidates, owned, strict=True) if o == "old")
     if old:
-        pool.notices.add(
+        registries.notices.add(
             f"{target.name}: not pruned: {', '.join(old)} (marked by an older mplat, whose "
             "marker does not say which tags it wrote, so a copy by another tool looks the "
             "same); declare them with `state: absent` to delete them"
@@ -196,7 +195,7 @@ async def _plan_prune(
 
 
 async def _plan_absent(
-    spec: ListSpec, client: RegistryClient, tags: list[str], infos: list[ManifestInfo | None]
+    spec: ListSpec, client: Registry, tags: list[str], infos: list[ManifestInfo | None]
 ) -> list[Change]:
     changes = []
     for tag, info in zip(tags, infos, strict=True):
@@ -216,7 +215,7 @@ async def _plan_absent(
 
 
 async def _live_view(
-    client: RegistryClient, target: Reference, info: ManifestInfo | None, desired: Desired | None
+    client: Registry, target: Reference, info: ManifestInfo | None, desired: Desired | None
 ) -> Live | None:
     """What a tag holds. Bodies are fetched only when the digest alone cannot decide."""
     if info is None:
@@ -231,7 +230,9 @@ async def _live_view(
     return ListView.of(fetched.manifest, fetched.digest)
 
 
-async def render_desired(spec: ListSpec, pool: RegistryPool, resolver: SourceResolver) -> Desired:
+async def render_desired(
+    spec: ListSpec, registries: Registries, resolver: SourceResolver
+) -> Desired:
     """Resolve every entry of a list and render the exact bytes it must have."""
 
     async def one(entry_index: int) -> tuple[list[Child], tuple[str, ...], str]:
@@ -279,7 +280,7 @@ async def render_desired(spec: ListSpec, pool: RegistryPool, resolver: SourceRes
         ]
         annotations = {}
     body = render_index(media_type, descriptors, annotations)
-    copies = await _missing_children(spec.repository, children, pool, resolver)
+    copies = await _missing_children(spec.repository, children, registries, resolver)
     return Desired(
         repository=spec.repository.name,
         media_type=media_type,
@@ -309,14 +310,14 @@ def _check_duplicates(children: list[Child]) -> None:
 
 
 async def _missing_children(
-    target: Reference, children: list[Child], pool: RegistryPool, resolver: SourceResolver
+    target: Reference, children: list[Child], registries: Registries, resolver: SourceResolver
 ) -> list[ChildCopy]:
     """Children the target repository lacks, with the blobs each one needs.
 
     A registry accepts a list only when every child is in the list's own repository, and
     cleanup jobs delete "untagged" children; both are found here, before apply.
     """
-    client = pool.client(target.registry)
+    client = registries.client(target.registry)
 
     async def check(c: Child) -> ChildCopy | None:
         same_repo = (c.source.registry, c.source.repository) == (
@@ -333,7 +334,7 @@ async def _missing_children(
                 f"child {digest} is missing from {target.name} and no other repository "
                 "is declared as its source"
             )
-        src_client = pool.client(c.source.registry)
+        src_client = registries.client(c.source.registry)
         fetched = await src_client.get_manifest(c.source.repository, digest)
         blobs: list[BlobCopy] = []
         if isinstance(fetched.manifest, ImageManifest):

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 
 from mplat.config.model import EntrySpec, Location
 from mplat.engine.concurrency import Once
-from mplat.registry.api import FetchedManifest
-from mplat.registry.client import RegistryPool
+from mplat.registry.api import FetchedManifest, Registries
 from mplat.registry.errors import NotFoundError
 from mplat.values import mediatypes as mt
 from mplat.values.errors import MplatError
@@ -67,8 +66,8 @@ class SourceResolver:
     """Resolves entries with memoised registry reads, so a source shared by many lists
     costs one request per run."""
 
-    def __init__(self, pool: RegistryPool) -> None:
-        self.pool = pool
+    def __init__(self, registries: Registries) -> None:
+        self.registries = registries
         self._manifests: Once[Reference, tuple[FetchedManifest, bool]] = Once()
         self._configs: Once[tuple[str, str, str], bytes] = Once()
 
@@ -77,7 +76,7 @@ class SourceResolver:
         return await self._manifests(image, functools.partial(self._fetch, image))
 
     async def _fetch(self, image: Reference) -> tuple[FetchedManifest, bool]:
-        client = self.pool.client(image.registry)
+        client = self.registries.client(image.registry)
         seen_live = False
         digest = image.digest
         if digest is None:
@@ -93,7 +92,7 @@ class SourceResolver:
         return fetched, seen_live
 
     async def platform_of(self, image: Reference, manifest: ImageManifest) -> Platform:
-        client = self.pool.client(image.registry)
+        client = self.registries.client(image.registry)
         data = await self._configs(
             (image.registry, image.repository, manifest.config.digest),
             functools.partial(
