@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from mplat.config.model import Config
     from mplat.engine.planner import Target
     from mplat.plan.model import Plan
-    from mplat.registry.client import RegistryPool
+    from mplat.registry.pool import RegistryPool
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 
@@ -239,16 +239,16 @@ def _targets(values: list[str]) -> set[Target] | None:
 
 def _pool(config: Config | None, args: argparse.Namespace) -> RegistryPool:
     from mplat.registry.api import Notices
-    from mplat.registry.client import RegistryPool
     from mplat.registry.credentials import Credential, CredentialError, CredentialResolver
     from mplat.registry.errors import RegistryError
-    from mplat.registry.transport import RetryPolicy
+    from mplat.registry.pool import ConnectionSettings, RegistryPool
+    from mplat.registry.retry import RetryPolicy
 
-    def settings(registry: str) -> tuple[bool, str | None, int | None]:
+    def settings(registry: str) -> ConnectionSettings:
         s = config.settings_for(registry) if config else None
         if s is None:
-            return False, None, None
-        return s.insecure, s.ca_file, s.parallelism
+            return ConnectionSettings()
+        return ConnectionSettings(s.insecure, s.ca_file, s.parallelism)
 
     resolver = CredentialResolver()  # One lookup per (registry, repository) and run.
 

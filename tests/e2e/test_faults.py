@@ -37,9 +37,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mplat.registry.client import RegistryPool
 from mplat.registry.errors import RegistryError
-from mplat.registry.transport import RetryPolicy
+from mplat.registry.pool import RegistryPool
+from mplat.registry.retry import RetryPolicy
 from tests.support.faultproxy import FAULT_KINDS, FaultProxy, TagKey, broken_tags, snapshot_tags
 from tests.support.paths import ROOT
 from tests.support.registry import MISSING_BINARY_MESSAGE, REGISTRY_BINARY, RegistryServer

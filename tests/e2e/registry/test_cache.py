@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from mplat.registry.cache import DiskCache, default_cache_dir
-from mplat.registry.client import RegistryPool
+from mplat.registry.pool import ConnectionSettings, RegistryPool
 from tests.support.registry import RegistryServer
 from tests.support.seed import seed_image
 
@@ -138,7 +138,7 @@ def test_client_refetches_a_poisoned_manifest(
 
     async def fetch() -> bytes:
         pool = RegistryPool(
-            settings_for=lambda r: (False, None, None),
+            settings_for=lambda r: ConnectionSettings(),
             credential_for=lambda r, repo: None,
             cache=cache,
         )
@@ -166,7 +166,7 @@ def test_client_refetches_past_a_fifo(registry: RegistryServer, repo: str, tmp_p
 
     async def fetch() -> bytes:
         pool = RegistryPool(
-            settings_for=lambda r: (False, None, None),
+            settings_for=lambda r: ConnectionSettings(),
             credential_for=lambda r, repo: None,
             cache=cache,
         )

@@ -19,10 +19,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from mplat.registry.client import RegistryPool
 from mplat.registry.credentials import Credential
 from mplat.registry.errors import RegistryError
-from mplat.registry.transport import RetryPolicy, Transport
+from mplat.registry.pool import ConnectionSettings, RegistryPool
+from mplat.registry.retry import RetryPolicy
+from mplat.registry.session import Session
 from tests.support.registry import REGISTRY_BINARY, RegistryServer
 from tests.support.seed import seed_image
 
@@ -135,7 +136,7 @@ def _debug_log_has_no_secrets(caplog: pytest.LogCaptureFixture) -> Iterator[None
 
 def run_head(server: RegistryServer, insecure: bool, ca_file: str | None) -> tuple[Any, str]:
     pool = RegistryPool(
-        settings_for=lambda registry: (insecure, ca_file, None),
+        settings_for=lambda registry: ConnectionSettings(insecure, ca_file),
         credential_for=lambda registry, repository: ALICE,
         retry=RetryPolicy(attempts=2, base_delay=0.01),
         timeout=10.0,
@@ -145,7 +146,7 @@ def run_head(server: RegistryServer, insecure: bool, ca_file: str | None) -> tup
         client = pool.client(server.address)
         try:
             info = await client.head_manifest("p/img", "v1")
-            return info, await client.transport.base_url()
+            return info, await client.session.base_url()
         finally:
             await pool.aclose()
 
@@ -191,7 +192,7 @@ def test_insecure_accepts_the_certificate_and_stays_on_https(
 
 def test_plain_http_loopback_registry_falls_back_to_http(registry: RegistryServer) -> None:
     async def main() -> str:
-        t = Transport(registry.address, api_host=registry.address)
+        t = Session(registry.address, api_host=registry.address)
         try:
             return await t.base_url()
         finally:
@@ -226,12 +227,12 @@ def _scheme(
     *,
     insecure: bool,
     cert_error: bool,
-    then: Callable[[Transport], Coroutine[Any, Any, T]],
+    then: Callable[[Session], Coroutine[Any, Any, T]],
 ) -> tuple[list[str], T | RegistryError]:
     seen, mock = _refuse_tls(cert_error)
 
     async def main() -> T | RegistryError:
-        t = Transport(
+        t = Session(
             host,
             api_host=host,
             insecure=insecure,
@@ -248,7 +249,7 @@ def _scheme(
     return seen, asyncio.run(main())
 
 
-async def _get(t: Transport) -> int:
+async def _get(t: Session) -> int:
     return (await t.request("GET", "/v2/", repository=None)).status_code
 
 
@@ -291,7 +292,7 @@ def test_insecure_remote_host_may_use_plain_http() -> None:
 
 
 def test_client_for_remote_host_uses_https_without_probing() -> None:
-    async def base(t: Transport) -> str:
+    async def base(t: Session) -> str:
         return await t.base_url()
 
     seen, result = _scheme("registry.example.test", insecure=False, cert_error=True, then=base)

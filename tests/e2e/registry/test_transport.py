@@ -19,10 +19,13 @@ import pytest
 
 from mplat.registry.api import Notices
 from mplat.registry.auth import AuthState, parse_challenges, token_lifetime
-from mplat.registry.client import RegistryClient, RegistryPool
 from mplat.registry.credentials import Credential
 from mplat.registry.errors import RegistryError
-from mplat.registry.transport import RetryPolicy, Transport, parse_retry_after, redact_url
+from mplat.registry.observe import parse_retry_after, redact_url
+from mplat.registry.operations import RegistryClient
+from mplat.registry.pool import ConnectionSettings, RegistryPool
+from mplat.registry.retry import RetryPolicy
+from mplat.registry.session import Session
 
 SECRET = "Pw-mplat-SECRET-7f3a9c"
 USER = "alice"
@@ -138,7 +141,7 @@ def serve() -> Iterator[Callable[..., Scripted]]:
 
 def make_pool(credential: Credential | None = None, retry: RetryPolicy = FAST) -> RegistryPool:
     return RegistryPool(
-        settings_for=lambda registry: (False, None, None),
+        settings_for=lambda registry: ConnectionSettings(),
         credential_for=lambda registry, repository: credential,
         retry=retry,
         timeout=5.0,
@@ -429,7 +432,7 @@ def test_absolute_url_on_another_host_gets_no_authorization(
     async def work() -> None:
         client = client_for(pool, registry)
         await client.head_manifest("a/b", "v1")  # Learns that the registry wants Basic.
-        resp = await client.transport.request(
+        resp = await client.session.request(
             "GET", f"http://{other.address}/upload?_state=x", repository="a/b"
         )
         assert resp.status_code == 200
@@ -459,8 +462,8 @@ def test_debug_log_shows_requests_without_secrets(
     async def work() -> None:
         client = client_for(pool, registry)
         await client.head_manifest("a/b", "v1")
-        base = await client.transport.base_url()
-        await client.transport.request(
+        base = await client.session.base_url()
+        await client.session.request(
             "GET",
             f"{base}/v2/a/b/blobs/uploads/u?_state={SECRET}&digest={DIGEST}",
             repository="a/b",
@@ -481,7 +484,7 @@ def test_transport_rejects_unreadable_ca_file(tmp_path: Path) -> None:
     bad.write_text("not a certificate")
     for path in (bad, tmp_path / "missing.pem"):
         with pytest.raises(RegistryError) as info:
-            Transport("r.example", api_host="r.example", ca_file=str(path))
+            Session("r.example", api_host="r.example", ca_file=str(path))
         assert str(path) in str(info.value) and "ca_file" in str(info.value)
 
 
@@ -502,7 +505,7 @@ def test_streamed_body_is_not_resent_after_a_401(serve: Callable[..., Scripted])
         yield b"blob bytes"
 
     async def work() -> int:
-        resp = await client_for(pool, registry).transport.request(
+        resp = await client_for(pool, registry).session.request(
             "PUT", "/v2/a/b/blobs/uploads/u", repository="a/b", content=body(), idempotent=False
         )
         return resp.status_code
