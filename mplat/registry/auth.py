@@ -22,8 +22,8 @@ from typing import Any, Protocol
 
 import httpx
 
-from mplat.registry.credentials import Credential
 from mplat.registry.errors import RegistryError, parse_error_body
+from mplat.registry.secrets import Credential
 
 _PARAM_RE = re.compile(r'\s*([A-Za-z0-9_.-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,"]*))\s*,?')
 

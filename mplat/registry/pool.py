@@ -12,9 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mplat.registry.api import ContentCache, Notices
-from mplat.registry.credentials import Credential
 from mplat.registry.operations import RegistryClient
 from mplat.registry.retry import RetryPolicy
+from mplat.registry.secrets import Credential
 from mplat.registry.session import Session
 from mplat.values.reference import api_host_for
 

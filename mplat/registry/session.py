@@ -32,7 +32,6 @@ from mplat import __version__
 from mplat.registry.api import Notices
 from mplat.registry.auth import Authenticator, AuthState, parse_challenges, scope_for
 from mplat.registry.bodies import read_capped
-from mplat.registry.credentials import Credential
 from mplat.registry.errors import RegistryError
 from mplat.registry.lean import LeanTransport
 from mplat.registry.observe import (
@@ -44,6 +43,7 @@ from mplat.registry.observe import (
     retry_after,
 )
 from mplat.registry.retry import RETRY_STATUSES, Again, Retrying, RetryPolicy, Verdict
+from mplat.registry.secrets import Credential
 from mplat.registry.tls import context_for, is_cert_error, untrusted
 from mplat.values.reference import is_loopback_host
 
