@@ -715,7 +715,7 @@ def machine_info() -> dict[str, Any]:
 PLAN_IMPORTS = (
     "import mplat.cli.main, mplat.config.loader, mplat.engine.planner, mplat.engine.apply, "
     "mplat.output.text, "
-    "mplat.registry.client, mplat.registry.cache"
+    "mplat.registry.pool, mplat.registry.cache"
 )
 
 

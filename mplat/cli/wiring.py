@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from mplat.config.model import Config
-    from mplat.registry.client import RegistryPool
+    from mplat.registry.pool import RegistryPool
 
 
 def run(main: Coroutine[Any, Any, int]) -> int:
@@ -32,16 +32,16 @@ def run(main: Coroutine[Any, Any, int]) -> int:
 def registry_pool(config: Config | None, args: argparse.Namespace) -> RegistryPool:
     """The pool every registry request goes through, set up from the config and the flags."""
     from mplat.registry.api import Notices
-    from mplat.registry.client import RegistryPool
     from mplat.registry.credentials import Credential, CredentialError, CredentialResolver
     from mplat.registry.errors import RegistryError
-    from mplat.registry.transport import RetryPolicy
+    from mplat.registry.pool import ConnectionSettings, RegistryPool
+    from mplat.registry.retry import RetryPolicy
 
-    def settings(registry: str) -> tuple[bool, str | None, int | None]:
+    def settings(registry: str) -> ConnectionSettings:
         s = config.settings_for(registry) if config else None
         if s is None:
-            return False, None, None
-        return s.insecure, s.ca_file, s.parallelism
+            return ConnectionSettings()
+        return ConnectionSettings(s.insecure, s.ca_file, s.parallelism)
 
     resolver = CredentialResolver()  # One lookup per (registry, repository) and run.
 

@@ -2,8 +2,9 @@
 
 The planner, applier and deleter are written against these Protocols, not the HTTP client,
 so they can be tested against an in-memory registry without a network, and importing the
-engine does not load the network stack. ``mplat.registry.client`` implements them; nothing
-here imports httpx or anything beyond the value types and the error classes.
+engine does not load the network stack. ``mplat.registry.operations`` and
+``mplat.registry.pool`` implement them; nothing here imports httpx or anything beyond the
+value types.
 """
 
 from __future__ import annotations

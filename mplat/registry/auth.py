@@ -3,21 +3,33 @@
 mplat never guesses how a registry authenticates: it sends the request anonymously (or with
 a token it already holds for that exact scope set), reads ``WWW-Authenticate`` from the 401,
 and answers the challenge. Tokens are cached per scope set until shortly before they expire.
+
+The parsing and the per-credential state are pure; :class:`Authenticator` answers challenges
+for one registry, sending token requests through the function the request pipeline gives it
+(so they are retried and observed like every other request).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import math
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from mplat.registry.credentials import Credential
+import httpx
+
+from mplat.registry.errors import RegistryError, parse_error_body
+from mplat.registry.secrets import Credential
 
 _PARAM_RE = re.compile(r'\s*([A-Za-z0-9_.-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,"]*))\s*,?')
+
+_HTTP = ("http://", "https://")
+_TOKEN_RE = re.compile(r"[\x21-\x7e]+")
+"""A bearer token must be printable ASCII without spaces, or it could split a header."""
 
 MIN_TOKEN_LIFETIME = 60.0
 """The token spec says never to assume less than 60 s of validity."""
@@ -120,3 +132,161 @@ class AuthState:
 
     def forget(self, scopes: frozenset[str]) -> None:
         self.tokens.pop(scopes, None)
+
+
+class TokenSender(Protocol):
+    """Sends one token request (retried like a GET); returns the last answer, read whole."""
+
+    def __call__(
+        self, method: str, url: str, repository: str | None, **kwargs: Any
+    ) -> Awaitable[httpx.Response]: ...
+
+
+class Authenticator:
+    """Challenge answers for one registry, with one :class:`AuthState` per credential.
+
+    State is per credential, not per registry: repositories of one registry may have
+    different logins (auth.json namespace keys), and tokens must not cross them.
+    """
+
+    def __init__(
+        self,
+        registry: str,
+        credential: Callable[[str | None], Credential | None] | None,
+        send_token: TokenSender,
+    ) -> None:
+        self.registry = registry
+        self._credential_loader = credential
+        self._send_token = send_token
+        self._states: dict[Credential | None, AuthState] = {}
+        self._credentials: dict[str | None, Credential | None] = {}
+        self._lock = asyncio.Lock()
+
+    def state(self, repository: str | None) -> AuthState:
+        """The state for ``repository``'s credential, shared by repositories with the same one."""
+        if repository in self._credentials:
+            cred = self._credentials[repository]
+        else:
+            cred = self._credential_loader(repository) if self._credential_loader else None
+            self._credentials[repository] = cred
+        state = self._states.get(cred)
+        if state is None:
+            state = self._states[cred] = AuthState(credential=cred)
+        return state
+
+    async def answer(
+        self,
+        challenges: list[Challenge],
+        scopes: frozenset[str],
+        repository: str | None,
+        sent: str | None,
+    ) -> bool:
+        """Obtain what the registry asked for; False if there is nothing more to try.
+
+        ``sent`` is the Authorization that was refused (None if none was sent). Concurrent
+        requests that hit the same 401 queue on the lock, and all but the first find the
+        answer already there instead of fetching one token each.
+        """
+        state = self.state(repository)
+        async with self._lock:
+            current = state.header_for(scopes)
+            if current is not None and current != sent:
+                return True
+            for ch in challenges:
+                if ch.scheme == "bearer" and ch.params.get("realm", "").startswith(_HTTP):
+                    state.scheme = "bearer"
+                    state.bearer = ch
+                    state.forget(scopes)
+                    failed = state.token_failures.get(scopes)
+                    if failed is not None:
+                        raise failed  # Queued behind a refusal: do not ask again this run.
+                    try:
+                        await self._fetch_token(state, ch, scopes, repository)
+                    except RegistryError as exc:
+                        if not exc.retryable:
+                            state.token_failures[scopes] = exc
+                        raise
+                    return True
+            cred = state.credential
+            if any(ch.scheme == "basic" for ch in challenges) and cred and cred.username:
+                if sent is not None and sent.startswith("Basic "):
+                    return False  # Those credentials were refused.
+                state.scheme = "basic"
+                return True
+        return False
+
+    async def _fetch_token(
+        self, state: AuthState, ch: Challenge, scopes: frozenset[str], repository: str | None
+    ) -> None:
+        realm = ch.params["realm"]
+        service = ch.params.get("service")
+        scope_list = sorted(scopes) or ([ch.params["scope"]] if ch.params.get("scope") else [])
+        cred = state.credential
+        resp: httpx.Response | None = None
+        refresh = state.refresh_token or (cred.identity_token if cred else "")
+        if refresh:
+            # An identity token is a refresh token: OAuth2 POST, as docker does.
+            form = {
+                "grant_type": "refresh_token",
+                "refresh_token": refresh,
+                "client_id": "mplat",
+                "scope": " ".join(scope_list),
+            }
+            if service:
+                form["service"] = service
+            resp = await self._send_token("POST", realm, repository, data=form)
+            if resp.status_code in (404, 405):
+                resp = None  # Some token servers only do GET; fall through.
+        if resp is None:
+            params: list[tuple[str, str]] = []
+            if service:
+                params.append(("service", service))
+            params += [("scope", s) for s in scope_list]
+            headers = {}
+            if cred and cred.username and cred.password:
+                headers["Authorization"] = basic_header(cred.username, cred.password)
+                params.append(("account", cred.username))
+            resp = await self._send_token("GET", realm, repository, params=params, headers=headers)
+        self._store(state, scopes, repository, resp)
+
+    def _store(
+        self,
+        state: AuthState,
+        scopes: frozenset[str],
+        repository: str | None,
+        resp: httpx.Response,
+    ) -> None:
+        """Keep the token a token server's answer holds, or say why there is none."""
+        cred = state.credential
+        if resp.status_code in (401, 403):
+            raise RegistryError(
+                self.registry,
+                repository,
+                "the token server refused the credentials"
+                + (f" from {cred.source}" if cred and cred.source else ""),
+                status=resp.status_code,
+                errors=parse_error_body(resp.content),
+            )
+        if resp.status_code != 200:
+            raise RegistryError(
+                self.registry,
+                repository,
+                "the token server failed",
+                status=resp.status_code,
+                errors=parse_error_body(resp.content),
+                retryable=resp.status_code >= 500 or resp.status_code == 429,
+            )
+        try:
+            doc = resp.json()
+        except ValueError:
+            doc = None
+        doc = doc if isinstance(doc, dict) else {}
+        token = doc.get("token") or doc.get("access_token")
+        if not isinstance(token, str) or not _TOKEN_RE.fullmatch(token):
+            raise RegistryError(
+                self.registry, repository, "the token server answered garbage (no usable token)"
+            )
+        new_refresh = doc.get("refresh_token")
+        if isinstance(new_refresh, str) and _TOKEN_RE.fullmatch(new_refresh):
+            state.refresh_token = new_refresh
+        state.store_token(scopes, token, token_lifetime(doc.get("expires_in")))

@@ -138,6 +138,11 @@ def _looks_like_domain(component: str) -> bool:
     )
 
 
+def api_host_for(registry: str) -> str:
+    """Where a registry's /v2/ API lives: Docker Hub's is not served from docker.io itself."""
+    return DOCKER_HUB_API_HOST if registry == DOCKER_HUB else registry
+
+
 @dataclass(frozen=True, slots=True)
 class Reference:
     """A normalised reference; construction validates, so every value round-trips via str()."""
@@ -170,7 +175,7 @@ class Reference:
     @property
     def api_host(self) -> str:
         """Where the /v2/ API lives: Docker Hub's registry is not served from docker.io itself."""
-        return DOCKER_HUB_API_HOST if self.registry == DOCKER_HUB else self.registry
+        return api_host_for(self.registry)
 
     @property
     def ref(self) -> str:

@@ -37,9 +37,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mplat.registry.client import RegistryPool
 from mplat.registry.errors import RegistryError
-from mplat.registry.transport import RetryPolicy
+from mplat.registry.pool import ConnectionSettings, RegistryPool
+from mplat.registry.retry import RetryPolicy
 from tests.support.faultproxy import FAULT_KINDS, FaultProxy, TagKey, broken_tags, snapshot_tags
 from tests.support.paths import ROOT
 from tests.support.registry import MISSING_BINARY_MESSAGE, REGISTRY_BINARY, RegistryServer
@@ -553,7 +553,7 @@ def test_kill_minus_nine_midway_never_breaks_a_tag(tmp_path: Path, world: World)
 
 def _pool(timeout: float, retry: RetryPolicy | None = None) -> RegistryPool:
     return RegistryPool(
-        lambda _: (True, None, None),
+        lambda _: ConnectionSettings(insecure=True),
         lambda _registry, _repository: None,
         timeout=timeout,
         retry=retry or RetryPolicy(),

@@ -124,11 +124,11 @@ import asyncio, sys, tracemalloc
 from mplat.engine.apply import Applier
 from mplat.config.loader import load_config
 from mplat.engine.planner import build_plan
-from mplat.registry.client import RegistryPool
+from mplat.registry.pool import ConnectionSettings, RegistryPool
 
 async def apply() -> None:
     config = load_config(sys.argv[1])
-    pool = RegistryPool(settings_for=lambda r: (False, None, None), credential_for=lambda *_: None)
+    pool = RegistryPool(settings_for=lambda r: ConnectionSettings(), credential_for=lambda *_: None)
     try:
         result = await Applier(pool).apply(await build_plan(config.lists, pool))
         assert not result.failed, result.failed

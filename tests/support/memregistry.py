@@ -6,7 +6,7 @@ as distribution 2.8 (the registry of the e2e tests) does where mplat depends on 
 refused while the children or blobs it references are missing from the repository; DELETE by
 tag is refused (400 DIGEST_INVALID) and DELETE by digest removes every tag on that digest;
 mounts work across repositories of one registry. Missing things are ``None`` from the probes
-and ``NotFoundError`` from the reads, exactly as ``mplat.registry.client`` gives them.
+and ``NotFoundError`` from the reads, exactly as ``mplat.registry.operations`` gives them.
 
 It is not a protocol mock: no HTTP, no auth, no retries. The real registry stays the truth in
 tests/e2e/; a behaviour found only there belongs there.

@@ -16,7 +16,7 @@ from mplat.values.reference import ReferenceError, parse_reference
 if TYPE_CHECKING:
     from mplat.config.model import Config
     from mplat.plan.model import Plan
-    from mplat.registry.client import RegistryPool
+    from mplat.registry.pool import RegistryPool
 
 
 def run(args: argparse.Namespace) -> int:

@@ -21,10 +21,11 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from mplat.registry.client import RegistryClient, RegistryPool
 from mplat.registry.credentials import Credential, lookup_credential
 from mplat.registry.errors import RegistryError
-from mplat.registry.transport import RetryPolicy
+from mplat.registry.operations import RegistryClient
+from mplat.registry.pool import ConnectionSettings, RegistryPool
+from mplat.registry.retry import RetryPolicy
 from tests.support.registry import REGISTRY_BINARY, RegistryServer
 from tests.support.seed import seed_image
 from tests.support.token_server import ANONYMOUS, TokenServer
@@ -130,7 +131,7 @@ def tokens_identities(tokens: TokenServer | None) -> list[str]:
 
 def make_pool(credential: Credential | None, retry: RetryPolicy = FAST) -> RegistryPool:
     return RegistryPool(
-        settings_for=lambda registry: (False, None, None),
+        settings_for=lambda registry: ConnectionSettings(),
         credential_for=lambda registry, repository: credential,
         retry=retry,
         timeout=10.0,
@@ -518,7 +519,7 @@ def test_auth_state_is_per_credential_not_per_registry(basic_registry: RegistryS
         return ALICE if repository == "p/good" else wrong
 
     pool = RegistryPool(
-        settings_for=lambda registry: (False, None, None),
+        settings_for=lambda registry: ConnectionSettings(),
         credential_for=credential_for,
         retry=FAST,
         timeout=10.0,

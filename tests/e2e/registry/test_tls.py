@@ -1,5 +1,7 @@
-"""TLS: a real registry serving a certificate from a CA made here, and the scheme choice rules
-(HTTPS always; plain HTTP only for loopback or ``insecure`` hosts that do not speak TLS)."""
+"""TLS: a real registry serving a certificate from a CA made here.
+
+The scheme choice rules without a network are in tests/unit/registry/test_tls.py.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +9,21 @@ import asyncio
 import datetime as dt
 import ipaddress
 import logging
-import ssl
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-import httpx
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from mplat.registry.client import RegistryPool
 from mplat.registry.credentials import Credential
 from mplat.registry.errors import RegistryError
-from mplat.registry.transport import RetryPolicy, Transport
+from mplat.registry.pool import ConnectionSettings, RegistryPool
+from mplat.registry.retry import RetryPolicy
+from mplat.registry.session import Session
 from tests.support.registry import REGISTRY_BINARY, RegistryServer
 from tests.support.seed import seed_image
 
@@ -135,7 +136,7 @@ def _debug_log_has_no_secrets(caplog: pytest.LogCaptureFixture) -> Iterator[None
 
 def run_head(server: RegistryServer, insecure: bool, ca_file: str | None) -> tuple[Any, str]:
     pool = RegistryPool(
-        settings_for=lambda registry: (insecure, ca_file, None),
+        settings_for=lambda registry: ConnectionSettings(insecure, ca_file),
         credential_for=lambda registry, repository: ALICE,
         retry=RetryPolicy(attempts=2, base_delay=0.01),
         timeout=10.0,
@@ -145,7 +146,7 @@ def run_head(server: RegistryServer, insecure: bool, ca_file: str | None) -> tup
         client = pool.client(server.address)
         try:
             info = await client.head_manifest("p/img", "v1")
-            return info, await client.transport.base_url()
+            return info, await client.session.base_url()
         finally:
             await pool.aclose()
 
@@ -191,109 +192,10 @@ def test_insecure_accepts_the_certificate_and_stays_on_https(
 
 def test_plain_http_loopback_registry_falls_back_to_http(registry: RegistryServer) -> None:
     async def main() -> str:
-        t = Transport(registry.address, api_host=registry.address)
+        t = Session(registry.address, api_host=registry.address)
         try:
             return await t.base_url()
         finally:
             await t.aclose()
 
     assert asyncio.run(main()) == f"http://{registry.address}"
-
-
-# --- scheme choice, without a network -----------------------------------------------------------
-
-
-def _refuse_tls(cert_error: bool) -> tuple[list[str], httpx.MockTransport]:
-    """A transport that fails every HTTPS handshake (as a bad certificate, or as no TLS at all)."""
-    seen: list[str] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(str(request.url))
-        if request.url.scheme == "https":
-            cause: Exception = (
-                ssl.SSLCertVerificationError(1, "certificate verify failed")
-                if cert_error
-                else ssl.SSLError(1, "wrong version number")
-            )
-            raise httpx.ConnectError("handshake failed", request=request) from cause
-        return httpx.Response(200)
-
-    return seen, httpx.MockTransport(handler)
-
-
-def _scheme(
-    host: str,
-    *,
-    insecure: bool,
-    cert_error: bool,
-    then: Callable[[Transport], Coroutine[Any, Any, T]],
-) -> tuple[list[str], T | RegistryError]:
-    seen, mock = _refuse_tls(cert_error)
-
-    async def main() -> T | RegistryError:
-        t = Transport(
-            host,
-            api_host=host,
-            insecure=insecure,
-            transport=mock,
-            retry=RetryPolicy(attempts=2, base_delay=0.01),
-        )
-        try:
-            return await then(t)
-        except RegistryError as exc:
-            return exc
-        finally:
-            await t.aclose()
-
-    return seen, asyncio.run(main())
-
-
-async def _get(t: Transport) -> int:
-    return (await t.request("GET", "/v2/", repository=None)).status_code
-
-
-@pytest.mark.parametrize(
-    "host",
-    [
-        "registry.example.test",
-        "registry.example.test:5000",
-        "localhost.example.test",
-        "127.0.0.1.nip.io:5000",
-        "10.0.0.7:5000",
-        "[fe80::1]:5000",
-    ],
-)
-@pytest.mark.parametrize("cert_error", [True, False])
-def test_non_loopback_hosts_never_fall_back_to_plain_http(host: str, cert_error: bool) -> None:
-    seen, result = _scheme(host, insecure=False, cert_error=cert_error, then=_get)
-    assert isinstance(result, RegistryError)
-    assert seen and all(url.startswith(f"https://{host}/") for url in seen)
-    if cert_error:
-        assert "TLS certificate is not trusted" in str(result)
-    else:
-        assert len(seen) == 2  # Retried, over HTTPS again, then a clean error.
-
-
-def test_loopback_falls_back_only_when_tls_is_not_spoken() -> None:
-    seen, result = _scheme("127.0.0.1:5000", insecure=False, cert_error=False, then=_get)
-    assert result == 200
-    assert seen == ["https://127.0.0.1:5000/v2/", "http://127.0.0.1:5000/v2/"]
-
-    seen, result = _scheme("localhost:5000", insecure=False, cert_error=True, then=_get)
-    assert isinstance(result, RegistryError) and "ca_file" in str(result)
-    assert seen == ["https://localhost:5000/v2/"]
-
-
-def test_insecure_remote_host_may_use_plain_http() -> None:
-    seen, result = _scheme("registry.example.test", insecure=True, cert_error=False, then=_get)
-    assert result == 200
-    assert seen[-1] == "http://registry.example.test/v2/"
-
-
-def test_client_for_remote_host_uses_https_without_probing() -> None:
-    async def base(t: Transport) -> str:
-        return await t.base_url()
-
-    seen, result = _scheme("registry.example.test", insecure=False, cert_error=True, then=base)
-    assert result == "https://registry.example.test"
-    assert seen == []

@@ -1,5 +1,6 @@
-"""Transport behaviour against tiny scripted HTTP servers on 127.0.0.1: retries, Retry-After,
-resets, notices, redirects and what never leaves the process (credentials, signed URLs)."""
+"""The request pipeline (mplat.registry.session) against tiny scripted HTTP servers on
+127.0.0.1: retries, Retry-After, resets, notices, redirects and what never leaves the process
+(credentials, signed URLs)."""
 
 from __future__ import annotations
 
@@ -12,17 +13,16 @@ import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 
 from mplat.registry.api import Notices
-from mplat.registry.auth import AuthState, parse_challenges, token_lifetime
-from mplat.registry.client import RegistryClient, RegistryPool
 from mplat.registry.credentials import Credential
 from mplat.registry.errors import RegistryError
-from mplat.registry.transport import RetryPolicy, Transport, parse_retry_after, redact_url
+from mplat.registry.operations import RegistryClient
+from mplat.registry.pool import ConnectionSettings, RegistryPool
+from mplat.registry.retry import RetryPolicy
 
 SECRET = "Pw-mplat-SECRET-7f3a9c"
 USER = "alice"
@@ -30,10 +30,8 @@ DIGEST = "sha256:" + "ab" * 32
 MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json"
 FAST = RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.05, total=20.0)
 T = TypeVar("T")
-
 Reply = tuple[int, dict[str, str]] | str
 """(status, headers) or ``"reset"`` to hang up without answering."""
-
 OK_HEADERS = {"Docker-Content-Digest": DIGEST, "Content-Type": MANIFEST_TYPE, "Content-Length": "3"}
 OK_HEAD: Reply = (200, OK_HEADERS)
 
@@ -138,7 +136,7 @@ def serve() -> Iterator[Callable[..., Scripted]]:
 
 def make_pool(credential: Credential | None = None, retry: RetryPolicy = FAST) -> RegistryPool:
     return RegistryPool(
-        settings_for=lambda registry: (False, None, None),
+        settings_for=lambda registry: ConnectionSettings(),
         credential_for=lambda registry, repository: credential,
         retry=retry,
         timeout=5.0,
@@ -157,87 +155,6 @@ def run_with(pool: RegistryPool, work: Callable[[], Coroutine[Any, Any, T]]) -> 
 
 def client_for(pool: RegistryPool, server: Scripted) -> RegistryClient:
     return pool.client(server.address)
-
-
-# --- pure helpers -------------------------------------------------------------------------------
-
-
-def test_parse_retry_after_seconds_and_dates() -> None:
-    now = 1_700_000_000.0
-    assert parse_retry_after("120") == 120.0
-    assert parse_retry_after(" 7 ") == 7.0
-    assert parse_retry_after(email.utils.formatdate(now + 30, usegmt=True), now=now) == 30.0
-    assert parse_retry_after(email.utils.formatdate(now - 30, usegmt=True), now=now) == 0.0
-    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=now) == 0.0
-    for junk in (None, "", "soon", "-5", "1.5", "Someday, 99 Foo 2015"):
-        assert parse_retry_after(junk) is None, junk
-
-
-def test_parse_challenges_several_quoted_and_case_insensitive() -> None:
-    header = (
-        'Bearer REALM="https://auth.example.test/token",Service="registry.example.test",'
-        'scope="repository:a/b:pull,push repository:c:pull",error="insufficient_scope", '
-        'Basic realm="say \\"hi\\", please"'
-    )
-    bearer, basic = parse_challenges(header)
-    assert bearer.scheme == "bearer"
-    assert bearer.params == {
-        "realm": "https://auth.example.test/token",
-        "service": "registry.example.test",
-        "scope": "repository:a/b:pull,push repository:c:pull",
-        "error": "insufficient_scope",
-    }
-    assert basic.scheme == "basic"
-    assert basic.params == {"realm": 'say "hi", please'}
-    assert [c.scheme for c in parse_challenges("Negotiate, bearer realm=http://x/t,service=s")] == [
-        "negotiate",
-        "bearer",
-    ]
-    assert parse_challenges("bearer realm=http://x/t,service=s")[0].params == {
-        "realm": "http://x/t",
-        "service": "s",
-    }
-    assert parse_challenges("") == []
-    assert parse_challenges("   ") == []
-
-
-def test_redact_url_hides_signed_query_values() -> None:
-    url = (
-        "https://r.example/v2/a/blobs/uploads/u1?_state=SIGNED&digest=sha256:abc&X-Amz-Signature=s1"
-    )
-    out = redact_url(url)
-    assert "SIGNED" not in out and "s1" not in out
-    assert "_state=REDACTED" in out and "X-Amz-Signature=REDACTED" in out
-    assert "digest=sha256:abc" in out
-    assert redact_url("https://r.example/v2/") == "https://r.example/v2/"
-    assert redact_url(f"https://u:{SECRET}@r.example/v2/") == "https://REDACTED@r.example/v2/"
-    assert redact_url("https://r.example/v2/a/tags/list?n=10&last=x") == (
-        "https://r.example/v2/a/tags/list?n=10&last=x"
-    )
-
-
-def test_token_lifetime_and_auth_state_expiry() -> None:
-    assert token_lifetime(None) == 60.0
-    assert token_lifetime(5) == 60.0  # The spec's floor: never trust less than 60 s.
-    assert token_lifetime(300) == 300.0
-    assert token_lifetime(True) == 60.0
-    assert token_lifetime("300") == 60.0
-    assert token_lifetime(float("inf")) == 86400.0
-    assert token_lifetime(float("nan")) == 60.0
-    now = [1000.0]
-    state = AuthState(credential=None, clock=lambda: now[0], scheme="bearer")
-    scopes = frozenset({"repository:a:pull"})
-    state.store_token(scopes, "tok-Q7Z", 100)
-    assert state.header_for(scopes) == "Bearer tok-Q7Z"
-    assert state.header_for(frozenset({"repository:a:pull,push"})) is None
-    now[0] += 89  # Renewed early (90 % of the lifetime) so it cannot expire in flight.
-    assert state.header_for(scopes) == "Bearer tok-Q7Z"
-    now[0] += 2
-    assert state.header_for(scopes) is None
-    assert "tok-Q7Z" not in repr(state)
-
-
-# --- retries ------------------------------------------------------------------------------------
 
 
 def test_503_then_200_is_retried_with_a_notice(serve: Callable[..., Scripted]) -> None:
@@ -344,9 +261,6 @@ def test_delete_connection_reset_is_not_retried(serve: Callable[..., Scripted]) 
     assert len(server.seen) == 1
 
 
-# --- notices ------------------------------------------------------------------------------------
-
-
 def test_rate_limit_headers_reach_notices(serve: Callable[..., Scripted]) -> None:
     headers = OK_HEADERS | {"RateLimit-Limit": "100;w=21600", "RateLimit-Remaining": "76;w=21600"}
     server = serve(default=(200, headers))
@@ -376,9 +290,6 @@ def test_warning_headers_are_surfaced_once(serve: Callable[..., Scripted]) -> No
         f'{server.address} warns: say "bye"',
     ]
     assert pool.notices.messages == emitted
-
-
-# --- credentials stay home ----------------------------------------------------------------------
 
 
 BASIC_CHALLENGE: Reply = (401, {"WWW-Authenticate": 'Basic realm="test"'})
@@ -429,7 +340,7 @@ def test_absolute_url_on_another_host_gets_no_authorization(
     async def work() -> None:
         client = client_for(pool, registry)
         await client.head_manifest("a/b", "v1")  # Learns that the registry wants Basic.
-        resp = await client.transport.request(
+        resp = await client.session.request(
             "GET", f"http://{other.address}/upload?_state=x", repository="a/b"
         )
         assert resp.status_code == 200
@@ -459,8 +370,8 @@ def test_debug_log_shows_requests_without_secrets(
     async def work() -> None:
         client = client_for(pool, registry)
         await client.head_manifest("a/b", "v1")
-        base = await client.transport.base_url()
-        await client.transport.request(
+        base = await client.session.base_url()
+        await client.session.request(
             "GET",
             f"{base}/v2/a/b/blobs/uploads/u?_state={SECRET}&digest={DIGEST}",
             repository="a/b",
@@ -474,15 +385,6 @@ def test_debug_log_shows_requests_without_secrets(
     assert SECRET not in text
     assert "Basic " not in text
     assert all(SECRET not in m for m in pool.notices.messages)
-
-
-def test_transport_rejects_unreadable_ca_file(tmp_path: Path) -> None:
-    bad = tmp_path / "nope.pem"
-    bad.write_text("not a certificate")
-    for path in (bad, tmp_path / "missing.pem"):
-        with pytest.raises(RegistryError) as info:
-            Transport("r.example", api_host="r.example", ca_file=str(path))
-        assert str(path) in str(info.value) and "ca_file" in str(info.value)
 
 
 def test_redirect_loop_is_a_clean_error(serve: Callable[..., Scripted]) -> None:
@@ -502,7 +404,7 @@ def test_streamed_body_is_not_resent_after_a_401(serve: Callable[..., Scripted])
         yield b"blob bytes"
 
     async def work() -> int:
-        resp = await client_for(pool, registry).transport.request(
+        resp = await client_for(pool, registry).session.request(
             "PUT", "/v2/a/b/blobs/uploads/u", repository="a/b", content=body(), idempotent=False
         )
         return resp.status_code

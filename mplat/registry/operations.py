@@ -1,22 +1,25 @@
-"""Registry operations in the vocabulary of the distribution spec.
+"""Registry operations in the vocabulary of the distribution spec: :class:`RegistryClient`
+implements :class:`mplat.registry.api.Registry` over one :class:`~mplat.registry.session.Session`.
 
 Every read is verified: manifests and blobs must hash to the digest that was asked for and
 to the ``Docker-Content-Digest`` the registry claims, manifests must fit in 4 MiB, and a
 body's ``mediaType`` must agree with the ``Content-Type``. A registry's word is never
 enough on its own.
+
+Retries here are of whole transfers (a body that broke off after its headers, an upload
+that failed midway); they run through the same loop and policy as every request
+(:mod:`mplat.registry.retry`), bounded by attempts only (see ``RetryPolicy.unbudgeted``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections.abc import AsyncIterable, AsyncIterator, Callable
-from dataclasses import dataclass, field
 
 import httpx
 
-from mplat.registry.api import ContentCache, FetchedManifest, ManifestInfo, Notices
-from mplat.registry.credentials import Credential
+from mplat.registry.api import ContentCache, FetchedManifest, ManifestInfo
+from mplat.registry.bodies import read_capped, read_limited
 from mplat.registry.errors import (
     BodyBrokenError,
     ContentError,
@@ -25,10 +28,14 @@ from mplat.registry.errors import (
     RegistryError,
     parse_error_body,
 )
-from mplat.registry.transport import RetryPolicy, Transport, read_capped
+from mplat.registry.retry import Again, Retrying, RetryPolicy, Verdict
+from mplat.registry.session import Session
 from mplat.values import mediatypes as mt
 from mplat.values.digest import sha256_digest
 from mplat.values.manifest import MAX_MANIFEST_BYTES, ManifestError, parse_manifest
+
+_Read = tuple[httpx.Response, bytes | None]
+"""A manifest GET's answer and its body (None when too large to be a manifest)."""
 
 BLOB_CHUNK = 256 * 1024
 """Blobs stream through in pieces this size: several copies at once stay a few MB."""
@@ -62,19 +69,23 @@ def _error(resp: httpx.Response, registry: str, repository: str | None, what: st
 class RegistryClient:
     """One registry. Create through :class:`RegistryPool` so settings and credentials apply."""
 
-    def __init__(self, transport: Transport, cache: ContentCache | None = None) -> None:
-        self.transport = transport
-        self.registry = transport.registry
+    def __init__(self, session: Session, cache: ContentCache | None = None) -> None:
+        self.session = session
+        self.registry = session.registry
         self.cache = cache
 
     async def aclose(self) -> None:
-        await self.transport.aclose()
+        await self.session.aclose()
+
+    def _transfers(self) -> RetryPolicy:
+        """The policy for retrying a whole transfer: attempts bound it, not the time budget."""
+        return self.session.retry.unbudgeted()
 
     # -- manifests ----------------------------------------------------------------------
 
     async def head_manifest(self, repository: str, ref: str) -> ManifestInfo | None:
         """Digest, type and size of a tag or digest; None when it does not exist."""
-        resp = await self.transport.request(
+        resp = await self.session.request(
             "HEAD",
             f"/v2/{repository}/manifests/{ref}",
             repository=repository,
@@ -104,9 +115,9 @@ class RegistryClient:
             cached = self.cache.get(ref)
             if cached is not None:
                 return self._parse(repository, ref, cached, None)
-        attempts = self.transport.retry.attempts
-        for attempt in range(attempts):
-            resp = await self.transport.request(
+
+        async def attempt(_: int) -> _Read | Again[_Read]:
+            resp = await self.session.request(
                 "GET",
                 f"/v2/{repository}/manifests/{ref}",
                 repository=repository,
@@ -115,26 +126,28 @@ class RegistryClient:
             )
             try:
                 if resp.status_code != 200:
-                    await read_capped(resp, deadline=self.transport.timeout)
+                    await read_capped(resp, deadline=self.session.timeout)
                     raise _error(resp, self.registry, repository, f"manifest {ref} not readable")
-                data = await _read_limited(
-                    resp, MAX_MANIFEST_BYTES, deadline=self.transport.timeout
+                return resp, await read_limited(
+                    resp, MAX_MANIFEST_BYTES, deadline=self.session.timeout
                 )
-                break
             except httpx.TransportError as exc:
                 # The headers arrived but the body broke off: a GET is safe to repeat.
-                if attempt + 1 >= attempts:
-                    raise BodyBrokenError(
-                        self.registry,
-                        repository,
-                        f"manifest {ref}: body broke off ({exc.__class__.__name__})",
-                    ) from None
-                self.transport.notices.add(
-                    f"{self.registry}: manifest body broke off ({exc.__class__.__name__}), retrying"
+                kind = exc.__class__.__name__
+                broken = BodyBrokenError(
+                    self.registry, repository, f"manifest {ref}: body broke off ({kind})"
                 )
-                await asyncio.sleep(self.transport.backoff(attempt))
+                return Again(kind, error=broken)
             finally:
                 await resp.aclose()
+
+        async def before_retry(outcome: Again[_Read], delay: float) -> Verdict:
+            self.session.notices.add(
+                f"{self.registry}: manifest body broke off ({outcome.reason}), retrying"
+            )
+            return Verdict.RETRY
+
+        resp, data = await Retrying[_Read](self._transfers()).run(attempt, before_retry)
         if data is None:
             raise ContentError(
                 self.registry,
@@ -172,7 +185,7 @@ class RegistryClient:
     async def put_manifest(self, repository: str, ref: str, data: bytes, media_type: str) -> str:
         """PUT exact bytes; returns the digest after checking the registry agrees with it."""
         digest = sha256_digest(data)
-        resp = await self.transport.request(
+        resp = await self.session.request(
             "PUT",
             f"/v2/{repository}/manifests/{ref}",
             repository=repository,
@@ -193,7 +206,7 @@ class RegistryClient:
 
     async def delete_manifest(self, repository: str, ref: str) -> None:
         """DELETE by tag or digest. Never retried blindly: callers re-check state instead."""
-        resp = await self.transport.request(
+        resp = await self.session.request(
             "DELETE",
             f"/v2/{repository}/manifests/{ref}",
             repository=repository,
@@ -209,7 +222,7 @@ class RegistryClient:
         path: str | None = f"/v2/{repository}/tags/list"
         params: list[tuple[str, str | int | float | bool | None]] | None = [("n", str(page_size))]
         while path:
-            resp = await self.transport.request("GET", path, repository=repository, params=params)
+            resp = await self.session.request("GET", path, repository=repository, params=params)
             if resp.status_code == 404:
                 return tags
             if resp.status_code != 200:
@@ -235,7 +248,7 @@ class RegistryClient:
 
     async def blob_size(self, repository: str, digest: str) -> int | None:
         """Size of a blob in this repository, or None if it is not there."""
-        resp = await self.transport.request(
+        resp = await self.session.request(
             "HEAD",
             f"/v2/{repository}/blobs/{digest}",
             repository=repository,
@@ -254,17 +267,14 @@ class RegistryClient:
             cached = self.cache.get(digest)
             if cached is not None:
                 return cached
-        attempts = self.transport.retry.attempts
-        for attempt in range(attempts):
+
+        async def attempt(_: int) -> list[bytes] | Again[list[bytes]]:
             try:
-                chunks = [
-                    c async for c in self.stream_blob(repository, digest, max_bytes=max_bytes)
-                ]
-                break
-            except BodyBrokenError:
-                if attempt + 1 >= attempts:
-                    raise
-                await asyncio.sleep(self.transport.backoff(attempt))
+                return [c async for c in self.stream_blob(repository, digest, max_bytes=max_bytes)]
+            except BodyBrokenError as exc:
+                return Again("body broke off", error=exc)
+
+        chunks = await Retrying[list[bytes]](self._transfers()).run(attempt)
         data = b"".join(chunks)
         if self.cache is not None:
             self.cache.put(digest, data)
@@ -278,7 +288,7 @@ class RegistryClient:
         Blobs can be gigabytes, so they are never held whole. Redirects to object storage
         are followed; httpx drops our Authorization header when the host changes.
         """
-        resp = await self.transport.request(
+        resp = await self.session.request(
             "GET",
             f"/v2/{repository}/blobs/{digest}",
             repository=repository,
@@ -287,7 +297,7 @@ class RegistryClient:
         )
         try:
             if resp.status_code != 200:
-                await read_capped(resp, deadline=self.transport.timeout)
+                await read_capped(resp, deadline=self.session.timeout)
                 raise _error(resp, self.registry, repository, f"blob {digest} not readable")
             hasher = hashlib.sha256()
             total = 0
@@ -316,7 +326,7 @@ class RegistryClient:
     async def mount_blob(self, repository: str, digest: str, source_repository: str) -> bool:
         """Cross-repository mount. True if mounted; False if refused (the opened session is
         cancelled, and the caller copies instead)."""
-        resp = await self.transport.request(
+        resp = await self.session.request(
             "POST",
             f"/v2/{repository}/blobs/uploads/",
             repository=repository,
@@ -344,20 +354,25 @@ class RegistryClient:
         retried with a new session and a fresh stream from ``chunks``; before retrying, a HEAD
         tells whether the lost answer was in fact a success.
         """
-        attempts = self.transport.retry.attempts
-        for attempt in range(attempts):
+
+        async def attempt(_: int) -> Again[None] | None:
             try:
                 await self._upload_once(repository, digest, size, chunks)
-                return
             except RegistryError as exc:
-                if not exc.retryable or attempt + 1 >= attempts:
+                if not exc.retryable:
                     raise
-                if await self.blob_size(repository, digest) is not None:
-                    return
-                self.transport.notices.add(
-                    f"{self.registry}/{repository}: upload of {digest[:19]} failed, retrying"
-                )
-                await asyncio.sleep(self.transport.backoff(attempt))
+                return Again("upload failed", error=exc)
+            return None
+
+        async def before_retry(outcome: Again[None], delay: float) -> Verdict:
+            if await self.blob_size(repository, digest) is not None:
+                return Verdict.DONE  # Only the answer was lost: the blob is there.
+            self.session.notices.add(
+                f"{self.registry}/{repository}: upload of {digest[:19]} failed, retrying"
+            )
+            return Verdict.RETRY
+
+        await Retrying[None](self._transfers()).run(attempt, before_retry)
 
     async def _upload_once(
         self,
@@ -366,7 +381,7 @@ class RegistryClient:
         size: int,
         chunks: Callable[[], AsyncIterable[bytes]],
     ) -> None:
-        resp = await self.transport.request(
+        resp = await self.session.request(
             "POST",
             f"/v2/{repository}/blobs/uploads/",
             repository=repository,
@@ -378,7 +393,7 @@ class RegistryClient:
             raise _error(resp, self.registry, repository, "could not start a blob upload")
         if resp.status_code == 201:
             return
-        url = await self._absolute(location)
+        url = await self.session.absolute(location)
         sep = "&" if "?" in url else "?"
         body = chunks()
         try:
@@ -386,7 +401,7 @@ class RegistryClient:
             # registry needs a slot for its GET, and waiting for it inside the PUT deadlocks
             # once every slot is held by an upload waiting for its own source.
             content = await _primed(body)
-            put = await self.transport.request(
+            put = await self.session.request(
                 "PUT",
                 f"{url}{sep}digest={digest}",
                 repository=repository,
@@ -408,15 +423,10 @@ class RegistryClient:
             await self._cancel_upload(repository, url)
             raise _error(put, self.registry, repository, f"upload of blob {digest} refused")
 
-    async def _absolute(self, location: str) -> str:
-        if location.startswith(("http://", "https://")):
-            return location
-        return await self.transport.base_url() + location
-
     async def _cancel_upload(self, repository: str, location: str) -> None:
         try:
-            url = await self._absolute(location)
-            await self.transport.request(
+            url = await self.session.absolute(location)
+            await self.session.request(
                 "DELETE", url, repository=repository, actions=("pull", "push"), idempotent=False
             )
         except RegistryError:
@@ -438,64 +448,3 @@ async def _primed(body: AsyncIterable[bytes]) -> AsyncIterable[bytes]:
             yield chunk
 
     return chained()
-
-
-async def _read_limited(
-    resp: httpx.Response, limit: int, deadline: float | None = None
-) -> bytes | None:
-    """Read a body but stop at ``limit`` bytes: a hostile registry cannot make us buffer more.
-
-    ``deadline`` bounds the whole read, as for every small body (see ``read_capped``)."""
-    buf = bytearray()
-    try:
-        async with asyncio.timeout(deadline):
-            async for chunk in resp.aiter_bytes():
-                buf += chunk
-                if len(buf) > limit:
-                    return None
-    except TimeoutError:
-        raise httpx.ReadTimeout(f"the body took longer than {deadline:g}s") from None
-    return bytes(buf)
-
-
-@dataclass
-class RegistryPool:
-    """One client per registry, created on first use with that registry's own settings."""
-
-    settings_for: Callable[[str], tuple[bool, str | None, int | None]]
-    credential_for: Callable[[str, str | None], Credential | None]
-    """(registry, repository) -> credential; repository None for registry-wide requests."""
-    notices: Notices = field(default_factory=Notices)
-    cache: ContentCache | None = None
-    parallelism: int = 8
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
-    timeout: float = 30.0
-    _clients: dict[str, RegistryClient] = field(default_factory=dict)
-
-    def client(self, registry: str) -> RegistryClient:
-        found = self._clients.get(registry)
-        if found is None:
-            insecure, ca_file, parallelism = self.settings_for(registry)
-            api_host = "registry-1.docker.io" if registry == "docker.io" else registry
-            transport = Transport(
-                registry,
-                api_host=api_host,
-                insecure=insecure,
-                ca_file=ca_file,
-                credential=lambda repository: self.credential_for(registry, repository),
-                parallelism=parallelism or self.parallelism,
-                retry=self.retry,
-                notices=self.notices,
-                timeout=self.timeout,
-            )
-            found = RegistryClient(transport, self.cache)
-            self._clients[registry] = found
-        return found
-
-    async def aclose(self) -> None:
-        for c in self._clients.values():
-            await c.aclose()
-        self._clients.clear()
-        trim = getattr(self.cache, "trim", None)
-        if trim is not None:
-            trim()
