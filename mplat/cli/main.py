@@ -309,7 +309,8 @@ async def _make_plan(args: argparse.Namespace, config: Config, pool: RegistryPoo
 
 def _print_plan(args: argparse.Namespace, plan: Plan) -> None:
     """Text on stdout, or JSON for `plan --json`; `apply --json` keeps stdout for its document."""
-    from mplat.output.text import Style, plan_lines, plan_to_json
+    from mplat.output.text import Style, plan_lines
+    from mplat.plan.json_codec import plan_to_json
 
     if args.json and args.command == "plan":
         import json
@@ -363,7 +364,8 @@ async def _plan(args: argparse.Namespace) -> int:
 async def _apply(args: argparse.Namespace) -> int:
     from mplat.cli import interrupt
     from mplat.engine.apply import Applier
-    from mplat.output.text import Style, apply_to_json, render_result
+    from mplat.output.text import Style, render_result
+    from mplat.plan.json_codec import apply_to_json
     from mplat.plan.outcome import ApplyResult
 
     saved = args.plan_file is not None

@@ -52,7 +52,7 @@ async def delete_tags(
     # Deletions in one repository run one at a time: each one reads the other tags.
     by_repo: dict[str, list[Change]] = {}
     for c in changes:
-        by_repo.setdefault(c.repository, []).append(c)
+        by_repo.setdefault(c.repository.name, []).append(c)
 
     async def repo_worker(items: list[Change]) -> None:
         for c in items:
@@ -63,7 +63,7 @@ async def delete_tags(
                 continue
             if track is not None:
                 track[c.address] = c
-            registry, _, path = c.repository.partition("/")
+            registry, path = c.repository.registry, c.repository.repository
             client = pool.client(registry)
             try:
                 how = await delete_tag(client, path, c)
