@@ -1,12 +1,12 @@
 """The saved plan file's format: encoding and a decoder that checks every field.
 
 Versioned on its own (``VERSION``), apart from the ``plan --json`` document. The file holds
-what apply needs (the exact bytes of each list, checked against their digest when read) and
-for readers the diff of each change; mplat does not trust that diff but derives it again from
-the views the file carries (plan.compare.change_diff), so what is shown is what is applied;
-other actions' lines are reasons (why a tag is pruned), kept as written.
-Reading and writing files (atomic writes, size caps) is plan.planfile's job; messages here
-name no file, the caller puts the path in front. Format documented in docs/plan-file.md.
+what apply needs (the exact bytes of each list, checked against their digest when read) and,
+for readers, each change's diff lines. An update's or repair's diff is not read from those
+lines but derived again from the views the file carries (plan.compare.change_diff), so what
+is shown is what is applied; a delete's lines are its reasons (why a tag is pruned), kept as
+written. Reading and writing files (atomic writes, size caps) is plan.planfile's job:
+messages here name no file, the caller puts the path in front. See docs/plan-file.md.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from mplat.plan.model import (
     Plan,
 )
 from mplat.plan.wire import child_json, diff_json, error_json, live_json
+from mplat.plan.wording import diff_line
 from mplat.values import mediatypes as mt
 from mplat.values.digest import is_descriptor_digest, sha256_digest
 from mplat.values.errors import MplatError
@@ -343,6 +344,27 @@ def _load_change(value: object, where: str) -> Change:
 def _diff(change: Change, lines: tuple[str, ...]) -> tuple[DiffItem, ...]:
     """An update's or repair's diff follows from its views, so it is derived, not trusted;
     other actions carry only reasons (a prune's "no longer declared"), kept as sentences."""
-    if change.action in ("update", "repair"):
-        return change_diff(change.action, change.before, change.after, change.desired)
-    return tuple(DiffItem("note", line) for line in lines)
+    if change.action not in ("update", "repair"):
+        return tuple(DiffItem("note", line) for line in lines)
+    derived = change_diff(change.action, change.before, change.after, change.desired)
+    if len(derived) != len(lines):
+        return derived  # lines that do not describe these views: the views win
+    return tuple(_as_recorded(item, line) for item, line in zip(derived, lines, strict=True))
+
+
+def _as_recorded(item: DiffItem, line: str) -> DiffItem:
+    """``item`` with its mappings in the key order ``line`` shows, if that is all that differs.
+
+    The file keeps mappings with sorted keys; the line was worded before, in the registry's
+    order, and a plan must read the same when applied from a file as when it was made.
+    """
+    if diff_line(item) == line:
+        return item
+    ordered = replace(item, old=_keys_as_in(item.old, line), new=_keys_as_in(item.new, line))
+    return ordered if diff_line(ordered) == line else item
+
+
+def _keys_as_in(value: object, line: str) -> object:
+    if not isinstance(value, dict):
+        return value
+    return {k: value[k] for k in sorted(value, key=lambda k: line.find(f"{k!r}: "))}

@@ -10,10 +10,12 @@ from typing import Any
 import pytest
 
 from mplat import __version__
+from mplat.output.text import render_plan
 from mplat.plan.compare import compare
 from mplat.plan.file_codec import FORMAT, VERSION, PlanFileError, decode, encode, to_document
 from mplat.plan.json_codec import FORMAT_VERSION, plan_to_json
 from mplat.plan.model import Change, DiffItem, Entry, ListView, Plan
+from mplat.plan.wording import diff_line
 from mplat.values import mediatypes as mt
 from mplat.values.digest import sha256_digest
 from tests.support.builders import (
@@ -23,9 +25,12 @@ from tests.support.builders import (
     DO,
     REPO,
     SRC,
+    desired,
+    entry,
     ref,
     sample_plan,
     two_platform_desired,
+    view,
 )
 
 
@@ -443,3 +448,19 @@ def test_a_plan_file_with_errors_is_refused(errors: list[object]) -> None:
     doc["errors"] = errors
     message = _decode_fails(_raw(doc), f"the plan holds {len(errors)} error")
     assert "run plan again" in message
+
+
+def test_a_loaded_diff_reads_as_it_did_when_planned() -> None:
+    """The file sorts mapping keys; a whole mapping in a diff line keeps the registry's order."""
+    live = view(entry(DA, annotations={"k": "w", "j": "x"}), annotations={})
+    plan = Plan((compare(desired(entry(DA)), "t", live, children_missing=False),))
+    line = "- linux/amd64: annotations = {'k': 'w', 'j': 'x'}"
+    assert text(plan.changes[0].diff) == (line,)
+    loaded = decode(encode(plan).encode())
+    assert text(loaded.changes[0].diff) == (line,)
+    assert loaded == plan
+    assert render_plan(loaded) == render_plan(plan)
+
+
+def text(items: tuple[DiffItem, ...]) -> tuple[str, ...]:
+    return tuple(diff_line(i) for i in items)
