@@ -6,6 +6,7 @@ here round-trips through the plan file and compares as the real thing would.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from mplat.plan.compare import compare
@@ -66,7 +67,7 @@ def entry(
 
 def view(
     *entries: Entry,
-    annotations: dict[str, str] | None = None,
+    annotations: Mapping[str, str] | None = None,
     media_type: str = mt.OCI_INDEX,
     digest: str = LIVE,
 ) -> ListView:

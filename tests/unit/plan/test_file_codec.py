@@ -35,7 +35,8 @@ from tests.support.builders import (
 
 
 def _doc(plan: Plan | None = None) -> dict[str, Any]:
-    return json.loads(encode(plan or sample_plan()))
+    doc: dict[str, Any] = json.loads(encode(plan or sample_plan()))
+    return doc
 
 
 def _raw(doc: Any) -> bytes:
