@@ -11,7 +11,8 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from mplat.output.text import Style, plan_lines, plan_to_json
+from mplat.output.text import Style, plan_lines
+from mplat.plan.json_codec import plan_to_json
 
 if TYPE_CHECKING:
     from mplat.plan.model import Plan

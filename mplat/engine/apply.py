@@ -21,11 +21,6 @@ from mplat.registry.errors import RegistryError
 Progress = Callable[[str], None]
 
 
-def _split(repository: str) -> tuple[str, str]:
-    registry, _, path = repository.partition("/")
-    return registry, path
-
-
 class _Stopped(Exception):
     """A stop was requested before this write started."""
 
@@ -65,7 +60,7 @@ class Applier:
         """Refuse the whole plan if any tag it covers moved since planning."""
 
         async def now(c: Change) -> tuple[Change, str | None]:
-            registry, path = _split(c.repository)
+            registry, path = c.repository.registry, c.repository.repository
             info = await self.registries.client(registry).head_manifest(path, c.tag)
             return c, info.digest if info else None
 
@@ -79,7 +74,7 @@ class Applier:
         groups: dict[tuple[str, str], list[Change]] = {}
         for c in plan.changes:
             if c.action in ("create", "update", "repair") and c.desired is not None:
-                groups.setdefault((c.repository, c.desired.digest), []).append(c)
+                groups.setdefault((c.repository.name, c.desired.digest), []).append(c)
         deletes = [c for c in plan.changes if c.action == "delete"]
         work = asyncio.ensure_future(self._run(list(groups.values()), deletes, result))
         aborted = asyncio.ensure_future(self.abort.wait())
@@ -177,7 +172,7 @@ class Applier:
 
     async def _verify(self, changes: list[Change]) -> dict[str, str | None]:
         async def now(c: Change) -> tuple[str, str | None]:
-            registry, path = _split(c.repository)
+            registry, path = c.repository.registry, c.repository.repository
             info = await self.registries.client(registry).head_manifest(path, c.tag)
             return c.address, info.digest if info else None
 
@@ -196,7 +191,7 @@ class Applier:
     async def _apply_group(self, changes: list[Change], result: ApplyResult) -> None:
         first = changes[0]
         assert first.desired is not None
-        registry, path = _split(first.repository)
+        registry, path = first.repository.registry, first.repository.repository
         try:
             self._check()
             await asyncio.gather(
@@ -268,7 +263,7 @@ class Applier:
         target = self.registries.client(registry)
         if await target.head_manifest(path, copy.digest) is not None:
             return
-        src_registry, src_path = _split(copy.source)
+        src_registry, src_path = copy.source.registry, copy.source.repository
         source = self.registries.client(src_registry)
         await asyncio.gather(
             *(

@@ -37,7 +37,7 @@ def by_repository(changes: Iterable[Change]) -> list[list[Change]]:
     one at a time, because each one reads the other tags (is the digest shared?)."""
     groups: dict[str, list[Change]] = {}
     for c in changes:
-        groups.setdefault(c.repository, []).append(c)
+        groups.setdefault(c.repository.name, []).append(c)
     return list(groups.values())
 
 
@@ -48,7 +48,7 @@ async def delete_change(
 
     Stopping and bookkeeping belong to the caller (the applier), which collects the outcomes.
     """
-    registry, _, path = c.repository.partition("/")
+    registry, path = c.repository.registry, c.repository.repository
     client = registries.client(registry)
     try:
         how = await delete_tag(client, path, c)

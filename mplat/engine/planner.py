@@ -20,20 +20,19 @@ from typing import Literal
 from mplat.config.model import ListSpec
 from mplat.engine.concurrency import run_bounded
 from mplat.engine.sources import Child, SourceError, SourceResolver
+from mplat.plan.compare import compare, owner_annotations, ownership
 from mplat.plan.model import (
     BlobCopy,
     Change,
     ChildCopy,
     Desired,
+    DiffItem,
     Entry,
     ImageView,
     ListView,
     Live,
     Plan,
     PlanError,
-    compare,
-    owner_annotations,
-    ownership,
 )
 from mplat.registry.api import ManifestInfo, Registries, Registry
 from mplat.registry.errors import RegistryError
@@ -135,7 +134,7 @@ async def _plan_list(
         await asyncio.gather(*heads, return_exceptions=True)
         where = exc.location if isinstance(exc, SourceError) and exc.location else spec.location
         cause = exc.cause if isinstance(exc, SourceError) and exc.cause else str(exc)
-        return [], [PlanError(f"{where}: {exc}", target.name, tuple(tags), cause, str(where))]
+        return [], [PlanError(f"{where}: {exc}", target, tuple(tags), cause, str(where))]
     changes = [
         compare(desired, tag, live, children_missing=bool(desired.children))
         for tag, live in zip(tags, lives, strict=True)
@@ -166,9 +165,7 @@ async def _plan_prune(
         lives = await asyncio.gather(*(_live_view(client, target, i, None) for _, i in candidates))
     except RegistryError as exc:
         cause = f"prune: {exc}"
-        return [], [
-            PlanError(f"{spec.location}: {cause}", target.name, (), cause, str(spec.location))
-        ]
+        return [], [PlanError(f"{spec.location}: {cause}", target, (), cause, str(spec.location))]
     owned = [ownership(v, target.name, t) for (t, _), v in zip(candidates, lives, strict=True)]
     old = sorted(t for (t, _), o in zip(candidates, owned, strict=True) if o == "old")
     if old:
@@ -179,13 +176,13 @@ async def _plan_prune(
         )
     changes = [
         Change(
-            repository=target.name,
+            repository=target,
             tag=t,
             action="delete",
             before=live,
             after=None,
             live_digest=info.digest,
-            diff=("no longer declared; written by mplat (prune: true)",),
+            diff=(DiffItem("note", "no longer declared; written by mplat (prune: true)"),),
             prevent_destroy=spec.prevent_destroy,
         )
         for (t, info), live, o in zip(candidates, lives, owned, strict=True)
@@ -202,7 +199,7 @@ async def _plan_absent(
         live = await _live_view(client, spec.repository, info, None)
         changes.append(
             Change(
-                repository=spec.repository.name,
+                repository=spec.repository,
                 tag=tag,
                 action="delete" if live is not None else "no-op",
                 before=live,
@@ -282,7 +279,7 @@ async def render_desired(
     body = render_index(media_type, descriptors, annotations)
     copies = await _missing_children(spec.repository, children, registries, resolver)
     return Desired(
-        repository=spec.repository.name,
+        repository=spec.repository,
         media_type=media_type,
         body=body,
         digest=sha256_digest(body),
@@ -350,7 +347,7 @@ async def _missing_children(
             digest=digest,
             media_type=fetched.media_type,
             size=fetched.size,
-            source=f"{c.source.registry}/{c.source.repository}",
+            source=Reference(c.source.registry, c.source.repository),
             blobs=tuple(blobs),
         )
 

@@ -1,15 +1,16 @@
-"""Plans and results for people (text in the spirit of Terraform) and machines (JSON).
+"""Plans and results for people, as text in the spirit of Terraform.
 
-The JSON form is a contract (``format_version`` "1"): fields are only ever added.
+Text only: the JSON documents for machines are plan.json_codec. Both word a diff item the
+same way (plan.wording); here its mark is coloured by the item's kind.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
 
-from mplat.plan.model import Change, ChildCopy, ImageView, ListView, Plan, PlanError, short_type
+from mplat.plan.model import Change, ChildCopy, DiffItem, ImageView, ListView, Plan, PlanError
 from mplat.plan.outcome import ApplyResult
+from mplat.plan.wording import diff_text, short_type
 
 _VERB = {
     "create": "will be created",
@@ -45,6 +46,14 @@ class Style:
         m = _MARK.get(action, " ")
         return {"+": self.green, "~": self.yellow, "-": self.red}.get(m, str)(m)
 
+    def diff_mark(self, item: DiffItem) -> str:
+        """What a difference does: green "+" adds, red "-" removes, yellow "~" anything else."""
+        if item.kind == "added":
+            return self.green("+")
+        if item.kind == "removed":
+            return self.red("-")
+        return self.yellow("~")
+
 
 def human_bytes(n: int) -> str:
     """Decimal units, one decimal; never "1000.0 KB" (rounding moves up a unit)."""
@@ -76,9 +85,13 @@ def _error_lines(errors: Sequence[PlanError], s: Style) -> Iterator[str]:
             yield s.red("Error: ") + group[0].message
             continue
         yield s.red("Error: ") + cause
-        named = [f"{e.location or '?'} ({e.repository or '?'})" for e in group[:_LISTS_NAMED]]
+        named = [f"{e.location or '?'} ({_name(e)})" for e in group[:_LISTS_NAMED]]
         more = f", and {len(group) - _LISTS_NAMED} more" if len(group) > _LISTS_NAMED else ""
         yield f"  affects {len(group)} lists: " + ", ".join(named) + more
+
+
+def _name(e: PlanError) -> str:
+    return e.repository.name if e.repository is not None else "?"
 
 
 def plan_lines(plan: Plan, style: Style | None = None) -> Iterator[str]:
@@ -128,17 +141,11 @@ def _render_change(c: Change, s: Style) -> list[str]:
     elif c.action == "update" and c.after:
         before = c.before.digest if c.before else "absent"
         lines.append(f"  {mark} {short_type(c.after.media_type)} {before} -> {c.after.digest}")
-        for d in c.diff:
-            sign, _, rest = d.partition(" ")
-            if sign in ("+", "-", "~"):
-                lines.append(
-                    f"      {s.mark({'+': 'create', '-': 'delete'}.get(sign, 'update'))} {rest}"
-                )
-            else:
-                lines.append(f"      {s.yellow('~')} {d}")
+        for item in c.diff:
+            lines.append(f"      {s.diff_mark(item)} {diff_text(item)}")
     elif c.action == "repair":
         for copy in c.children:
-            lines.append(f"      {s.green('+')} child {copy.digest} from {copy.source}")
+            lines.append(f"      {s.green('+')} child {copy.digest} from {copy.source.name}")
     elif c.action == "delete":
         what = (
             short_type(c.before.media_type) if isinstance(c.before, ListView | ImageView) else "tag"
@@ -155,7 +162,7 @@ def _copy_summary(plan: Plan) -> list[str]:
     for c in plan.changes:
         if c.action in ("create", "update", "repair"):
             for copy in c.children:
-                per_repo.setdefault(c.repository, {})[copy.digest] = copy
+                per_repo.setdefault(c.repository.name, {})[copy.digest] = copy
     lines = []
     for repo, copies in sorted(per_repo.items()):
         blobs = {b.digest: b for cp in copies.values() for b in cp.blobs}
@@ -168,53 +175,9 @@ def _copy_summary(plan: Plan) -> list[str]:
         )
         for cp in copies.values():
             lines.append(
-                f"  {cp.digest} from {cp.source} ({human_bytes(cp.bytes_to_copy)} to copy)"
+                f"  {cp.digest} from {cp.source.name} ({human_bytes(cp.bytes_to_copy)} to copy)"
             )
     return lines
-
-
-def plan_to_json(plan: Plan) -> dict[str, Any]:
-    return {
-        "format_version": "1",
-        "changes": [_change_json(c) for c in plan.changes],
-        "summary": plan.summary(),
-        "errors": [e.to_json() for e in plan.errors],
-        "warnings": sorted({w for c in plan.changes for w in c.warnings}),
-        "notices": list(plan.notices),
-        "rate_limits": dict(plan.rate_limits),
-        "requests": dict(plan.requests),
-    }
-
-
-def _change_json(c: Change) -> dict[str, Any]:
-    return {
-        "repository": c.repository,
-        "tag": c.tag,
-        "action": c.action,
-        "before": c.before.to_json() if c.before else None,
-        "after": c.after.to_json() if c.after else None,
-        "diff": list(c.diff),
-        "copies": [cp.to_json() for cp in c.children],
-    }
-
-
-def apply_to_json(plan: Plan, result: ApplyResult | None) -> dict[str, Any]:
-    """`apply --json`: one document; ``result`` is None when nothing was applied."""
-    outcomes = result.outcomes if result is not None else []
-    return {
-        "format_version": "1",
-        "plan": plan_to_json(plan),
-        "outcomes": [
-            {"address": o.address, "action": o.action, "ok": o.ok, "message": o.message}
-            for o in outcomes
-        ],
-        "summary": {
-            "done": sum(1 for o in outcomes if o.ok),
-            "failed": sum(1 for o in outcomes if not o.ok),
-            "errors": len(plan.errors),
-            "applied": result is not None,
-        },
-    }
 
 
 def render_result(result: ApplyResult, style: Style | None = None) -> str:

@@ -1,19 +1,20 @@
-"""The plan: what must change in the registry, as a plain value.
+"""The plan: what must change in the registry, as plain values.
 
-Everything here is pure. A plan is computed from the desired lists (config plus resolved
-sources) and the live state of each tag, and it carries everything apply needs: the exact
-bytes to write, the digest each tag had when planned, and which children must be brought
-into the target repository first. So it can be printed, saved, reviewed, and applied later.
+A plan is computed from the desired lists (config plus resolved sources) and the live state
+of each tag, and it carries everything apply needs: the exact bytes to write, the digest each
+tag had when planned, and which children must be brought into the target repository first.
+So it can be printed, saved, reviewed, and applied later. Only data lives here: deciding is
+plan.compare, serialising plan.json_codec and plan.file_codec, printing output.text.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from mplat.values import mediatypes as mt
 from mplat.values.manifest import Descriptor, Index
+from mplat.values.reference import Reference
 
 Action = Literal["create", "update", "repair", "delete", "no-op"]
 
@@ -29,26 +30,6 @@ is "this very tag is named here", which no copy elsewhere can satisfy.
 """
 MPLAT_ANNOTATIONS = frozenset({OWNER_ANNOTATION, OWNER_TAGS_ANNOTATION})
 """mplat's own bookkeeping: never part of what a list means, so never a reason to rewrite."""
-
-
-def owner_annotations(repository: str, tags: Iterable[str]) -> dict[str, str]:
-    """The marker for a list mplat writes to ``tags`` of ``repository`` (normalised name)."""
-    refs = " ".join(sorted({f"{repository}:{t}" for t in tags}))
-    return {OWNER_ANNOTATION: OWNER_VALUE, OWNER_TAGS_ANNOTATION: refs}
-
-
-def ownership(live: Live | None, repository: str, tag: str) -> Literal["owned", "old", "no"]:
-    """Whether mplat wrote the list at ``repository:tag``, as far as its marker proves.
-
-    "old": marked by an mplat older than the tags marker; that marker is the same on every copy
-    of the list, so it cannot tell the tag mplat wrote from a peer's copy and proves nothing.
-    """
-    if not isinstance(live, ListView) or live.annotations.get(OWNER_ANNOTATION) != OWNER_VALUE:
-        return "no"
-    refs = live.annotations.get(OWNER_TAGS_ANNOTATION)
-    if refs is None:
-        return "old"
-    return "owned" if f"{repository}:{tag}" in refs.split(" ") else "no"
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,20 +81,6 @@ class Entry:
             text = f"attestation for {ref[:19]}" if ref else "attestation"
         return text
 
-    def to_json(self) -> dict[str, object]:
-        out: dict[str, object] = {
-            "mediaType": self.media_type,
-            "digest": self.digest,
-            "size": self.size,
-        }
-        if self.platform is not None:
-            out["platform"] = dict(self.platform)
-        if self.annotations:
-            out["annotations"] = dict(self.annotations)
-        if self.artifact_type is not None:
-            out["artifactType"] = self.artifact_type
-        return out
-
 
 @dataclass(frozen=True, slots=True)
 class ListView:
@@ -156,21 +123,6 @@ class ListView:
         """The annotations that are the list's, not mplat's bookkeeping."""
         return {k: v for k, v in self.annotations.items() if k not in MPLAT_ANNOTATIONS}
 
-    def to_json(self) -> dict[str, object]:
-        out: dict[str, object] = {
-            "kind": "list",
-            "mediaType": self.media_type,
-            "digest": self.digest,
-            "manifests": [e.to_json() for e in self.entries],
-        }
-        if self.annotations:
-            out["annotations"] = dict(self.annotations)
-        if self.artifact_type is not None:
-            out["artifactType"] = self.artifact_type
-        if self.subject is not None:
-            out["subject"] = self.subject.to_json()
-        return out
-
 
 @dataclass(frozen=True, slots=True)
 class ImageView:
@@ -178,9 +130,6 @@ class ImageView:
 
     media_type: str
     digest: str
-
-    def to_json(self) -> dict[str, object]:
-        return {"kind": "image", "mediaType": self.media_type, "digest": self.digest}
 
 
 Live = ListView | ImageView
@@ -208,28 +157,19 @@ class ChildCopy:
     digest: str
     media_type: str
     size: int
-    source: str  # "registry/repository" holding the child
+    source: Reference  # the repository holding the child (no tag)
     blobs: tuple[BlobCopy, ...] = ()
 
     @property
     def bytes_to_copy(self) -> int:
         return sum(b.size for b in self.blobs if b.how == "copy")
 
-    def to_json(self) -> dict[str, object]:
-        return {
-            "digest": self.digest,
-            "mediaType": self.media_type,
-            "size": self.size,
-            "source": self.source,
-            "blobs": [{"digest": b.digest, "size": b.size, "how": b.how} for b in self.blobs],
-        }
-
 
 @dataclass(frozen=True, slots=True)
 class Desired:
     """The list a set of tags must carry, rendered to its exact bytes."""
 
-    repository: str  # normalised "registry/path"
+    repository: Reference  # the target repository (no tag)
     media_type: str
     body: bytes = field(repr=False)
     digest: str = ""
@@ -244,22 +184,41 @@ class Desired:
         return ListView(self.media_type, self.digest, self.entries, self.annotations)
 
 
+DiffKind = Literal["added", "removed", "changed", "note"]
+
+
+@dataclass(frozen=True, slots=True)
+class DiffItem:
+    """One way a live list differs from the wanted one, as data: renderers choose the words.
+
+    ``label`` names the entry (its platform label, as ``Entry.label``) or is "" for the list
+    itself; ``field`` is the path inside it (``()``: the whole entry). A "note" is a fact
+    with no old and new value (``label`` holds it), such as "same entries, different bytes".
+    """
+
+    kind: DiffKind
+    label: str = ""
+    field: tuple[str | int, ...] = ()
+    old: object = None
+    new: object = None
+
+
 @dataclass(frozen=True, slots=True)
 class Change:
-    repository: str
+    repository: Reference
     tag: str
     action: Action
     before: Live | None
     after: ListView | None
     live_digest: str | None  # the digest the tag had when planned (None: absent)
     desired: Desired | None = None
-    diff: tuple[str, ...] = ()
+    diff: tuple[DiffItem, ...] = ()
     warnings: tuple[str, ...] = ()
     prevent_destroy: bool = False
 
     @property
     def address(self) -> str:
-        return f"{self.repository}:{self.tag}"
+        return f"{self.repository.name}:{self.tag}"
 
     @property
     def children(self) -> tuple[ChildCopy, ...]:
@@ -271,22 +230,12 @@ class PlanError:
     """A list that could not be planned (bad source, refused platform, registry failure)."""
 
     message: str
-    repository: str | None = None
+    repository: Reference | None = None
     tags: tuple[str, ...] = ()
     cause: str = ""
     """The failure without the config location: lists that share it share one cause (a
     registry that is down fails every list with the same error), so it is printed once."""
     location: str = ""
-
-    def to_json(self) -> dict[str, object]:
-        out: dict[str, object] = {
-            "repository": self.repository,
-            "tags": list(self.tags),
-            "message": self.message,
-        }
-        if self.cause:
-            out["cause"] = self.cause
-        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,121 +259,3 @@ class Plan:
     @property
     def has_changes(self) -> bool:
         return any(c.action != "no-op" for c in self.changes)
-
-
-def compare(desired: Desired, tag: str, live: Live | None, children_missing: bool) -> Change:
-    """Decide the action for one tag. Pure: all registry facts are already in the arguments."""
-    after = desired.view()
-    common = {
-        "repository": desired.repository,
-        "tag": tag,
-        "after": after,
-        "desired": desired,
-        "warnings": desired.warnings,
-        "prevent_destroy": desired.prevent_destroy,
-    }
-    if live is None:
-        return Change(action="create", before=None, live_digest=None, **common)  # type: ignore[arg-type]
-    if isinstance(live, ImageView):
-        return Change(
-            action="update",
-            before=live,
-            live_digest=live.digest,
-            diff=(f"replace single image ({live.media_type}) with a list",),
-            **common,  # type: ignore[arg-type]
-        )
-    in_sync = live.digest == desired.digest or live.meaning() == after.meaning()
-    if in_sync:
-        action: Action = "repair" if children_missing else "no-op"
-        diff = (
-            tuple(f"child {c.digest} missing from the repository" for c in desired.children)
-            if children_missing
-            else ()
-        )
-        # An in-sync list is never rewritten: nothing to PUT beyond missing children.
-        return Change(action=action, before=live, live_digest=live.digest, diff=diff, **common)  # type: ignore[arg-type]
-    return Change(
-        action="update",
-        before=live,
-        live_digest=live.digest,
-        diff=describe_diff(live, after),
-        **common,  # type: ignore[arg-type]
-    )
-
-
-def describe_diff(before: ListView, after: ListView) -> tuple[str, ...]:
-    """Human lines describing how two lists differ, entry by entry keyed by platform."""
-    lines: list[str] = []
-    if before.media_type != after.media_type:
-        lines.append(
-            f"media type: {_short_type(before.media_type)} -> {_short_type(after.media_type)}"
-        )
-    old = {e.label(): e.to_json() for e in before.entries}
-    new = {e.label(): e.to_json() for e in after.entries}
-    for label in [e.label() for e in after.entries if e.label() not in old]:
-        lines.append(f"+ {label}: {new[label]['digest']}")
-    for label in [e.label() for e in before.entries if e.label() not in new]:
-        lines.append(f"- {label}: {old[label]['digest']}")
-    for label in [e.label() for e in after.entries if e.label() in old]:
-        lines.extend(_entry_changes(label, old[label], new[label]))
-    if [e.label() for e in before.entries if e.label() in new] != [
-        e.label() for e in after.entries if e.label() in old
-    ]:
-        lines.append("~ entry order: " + ", ".join(e.label() for e in after.entries))
-    if before.artifact_type != after.artifact_type:
-        if before.artifact_type is not None:
-            lines.append(f"- artifactType {before.artifact_type}")
-        if after.artifact_type is not None:
-            lines.append(f"+ artifactType {after.artifact_type}")
-    if (before.subject and before.subject.meaning()) != (after.subject and after.subject.meaning()):
-        if before.subject is not None:
-            lines.append(f"- subject {before.subject.digest}")
-        if after.subject is not None:
-            lines.append(f"+ subject {after.subject.digest}")
-    strip = before.own_annotations()
-    want = after.own_annotations()
-    for key in sorted(set(strip) | set(want)):
-        if strip.get(key) != want.get(key):
-            if key not in strip:
-                lines.append(f"+ annotation {key} = {want[key]!r}")
-            elif key not in want:
-                lines.append(f"- annotation {key} = {strip[key]!r}")
-            else:
-                lines.append(f"~ annotation {key}: {strip[key]!r} -> {want[key]!r}")
-    if not lines:
-        lines.append("same entries, different bytes")
-    return tuple(lines)
-
-
-def _entry_changes(label: str, old: dict[str, object], new: dict[str, object]) -> list[str]:
-    """Field-level changes of one entry present before and after (same platform label).
-
-    One DeepDiff per entry, in tree view with paths as lists: no threshold makes it report a
-    whole entry as one opaque value, and labels from registry data need no quoting rules.
-    """
-    from deepdiff import DeepDiff  # Costly to import (numpy); only updates need it.
-
-    dd = DeepDiff(old, new, view="tree", threshold_to_diff_deeper=0)
-    lines = []
-    for kind, items in sorted(dd.items()):
-        for level in sorted(items, key=lambda lv: str(lv.path(output_format="list"))):
-            where = ".".join(str(p) for p in level.path(output_format="list"))
-            if kind.endswith("_added"):
-                lines.append(f"+ {label}: {where} = {level.t2}")
-            elif kind.endswith("_removed"):
-                lines.append(f"- {label}: {where} = {level.t1}")
-            else:
-                lines.append(f"~ {label}: {where}: {level.t1} -> {level.t2}")
-    return lines
-
-
-def _short_type(media_type: str) -> str:
-    return {
-        mt.OCI_INDEX: "OCI index",
-        mt.DOCKER_LIST: "Docker manifest list",
-        mt.OCI_MANIFEST: "OCI image",
-        mt.DOCKER_MANIFEST: "Docker image",
-    }.get(media_type, media_type)
-
-
-short_type = _short_type

@@ -30,27 +30,17 @@ from hypothesis import strategies as st
 
 from mplat.config.loader import MAX_NODES, load_config_text
 from mplat.config.model import Config, ConfigError, Location
-from mplat.output.text import Style, plan_to_json, render_plan
-from mplat.plan.model import (
-    BlobCopy,
-    Change,
-    ChildCopy,
-    Desired,
-    Entry,
-    ImageView,
-    ListView,
-    Plan,
-)
+from mplat.output.text import Style, render_plan
+from mplat.plan.json_codec import plan_to_json
+from mplat.plan.model import Plan
 from mplat.plan.planfile import PlanFileError, load_plan, save_plan
 from mplat.values import mediatypes as mt
-from mplat.values.digest import sha256_digest
 from mplat.values.manifest import (
     Descriptor,
     ImageManifest,
     Index,
     ManifestError,
     parse_manifest,
-    render_index,
 )
 from mplat.values.platform import Platform, PlatformError
 from mplat.values.reference import (
@@ -61,6 +51,7 @@ from mplat.values.reference import (
     validate_digest,
     validate_tag,
 )
+from tests.support.builders import sample_plan
 from tests.support.paths import ROOT
 
 FILENAME = "fuzz.yaml"
@@ -1511,36 +1502,6 @@ def test_parse_manifest_returns_valid_descriptors_or_refuses(
 # Plan files
 
 
-def _sample_plan() -> Plan:
-    """A small plan touching every field a plan file carries."""
-    descriptors = [
-        Descriptor(mt.OCI_MANIFEST, DIGEST, 423, Platform("linux", "amd64")),
-        Descriptor(mt.OCI_MANIFEST, DIGEST_B, 9, Platform("windows", "amd64", None, "10.0.1")),
-    ]
-    body = render_index(mt.OCI_INDEX, descriptors, {"dev.mplat.managed-by": "mplat"})
-    child = ChildCopy(DIGEST_B, mt.OCI_MANIFEST, 9, "a.io/src", (BlobCopy(DIGEST, 5, "mount"),))
-    desired = Desired(
-        repository="a.io/app",
-        media_type=mt.OCI_INDEX,
-        body=body,
-        digest=sha256_digest(body),
-        entries=tuple(Entry.of(d) for d in descriptors),
-        annotations={"dev.mplat.managed-by": "mplat"},
-        sources={"a.io/src:amd64": DIGEST},
-        children=(child,),
-        warnings=("w",),
-    )
-    old = ListView(mt.DOCKER_LIST, DIGEST_B, (Entry(mt.DOCKER_MANIFEST, DIGEST, 5, None),))
-    view = desired.view()
-    return Plan(
-        changes=(
-            Change("a.io/app", "latest", "create", None, view, None, desired, (), ("w",)),
-            Change("a.io/app", "v1", "update", old, view, DIGEST_B, desired, ("~ x",), ("w",)),
-            Change("a.io/app", "old", "delete", ImageView(mt.OCI_MANIFEST, DIGEST), None, DIGEST),
-        ),
-    )
-
-
 @pytest.fixture(scope="module")
 def plan_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("fuzz-plans")
@@ -1549,8 +1510,8 @@ def plan_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def plan_seed(plan_dir: Path) -> bytes:
     path = plan_dir / "seed.json"
-    save_plan(_sample_plan(), path)
-    assert load_plan(path) == _sample_plan()
+    save_plan(sample_plan(), path)
+    assert load_plan(path) == sample_plan()
     return path.read_bytes()
 
 

@@ -18,7 +18,8 @@ from mplat.cli.errors import EXIT_ERROR, EXIT_OK, UsageError
 from mplat.cli.printing import blocked_message, print_plan, style
 from mplat.config.loader import load_config
 from mplat.engine.apply import Applier
-from mplat.output.text import apply_to_json, render_result
+from mplat.output.text import render_result
+from mplat.plan.json_codec import apply_to_json
 from mplat.plan.outcome import ApplyResult
 
 if TYPE_CHECKING:

@@ -19,6 +19,7 @@ from mplat.plan.model import Change, Plan
 from mplat.plan.outcome import Outcome
 from mplat.registry.errors import ErrorDetail, RegistryError
 from mplat.values import mediatypes as mt
+from mplat.values.reference import parse_repository
 from tests.support.memregistry import MemoryRegistries, MemoryRegistry, push_image
 from tests.unit.engine.builders import HOST, actions, apply, by_address, listspec, plan
 
@@ -207,9 +208,9 @@ def test_delete_change_returns_its_outcome_and_reports_progress(
 
 def test_deletions_are_grouped_per_repository_in_plan_order() -> None:
     def change(repository: str, tag: str) -> Change:
-        return Change(repository, tag, "delete", None, None, None)
+        return Change(parse_repository(repository), tag, "delete", None, None, None)
 
-    a1, b1, a2 = change("r/a", "1"), change("r/b", "1"), change("r/a", "2")
+    a1, b1, a2 = change("r.test/a", "1"), change("r.test/b", "1"), change("r.test/a", "2")
     assert by_repository([a1, b1, a2]) == [[a1, a2], [b1]]
 
 

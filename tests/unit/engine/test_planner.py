@@ -10,8 +10,10 @@ import pytest
 from mplat.config.model import ListSpec
 from mplat.engine.planner import unmatched_targets
 from mplat.plan.model import OWNER_ANNOTATION, ImageView, ListView
+from mplat.plan.wording import diff_text
 from mplat.values import mediatypes as mt
 from mplat.values.manifest import Descriptor, render_index
+from mplat.values.reference import parse_repository
 from tests.support.memregistry import MemoryRegistries, MemoryRegistry, push_image, push_index
 from tests.unit.engine.builders import (
     HOST,
@@ -109,7 +111,7 @@ def test_different_list_is_an_update_with_a_diff(
     c = by_address(plan(registries, present(["v1"])))[f"{NAME}:v1"]
     assert c.action == "update"
     assert isinstance(c.before, ListView) and c.live_digest == c.before.digest
-    assert any("linux/arm64" in line for line in c.diff)
+    assert any("linux/arm64" in diff_text(item) for item in c.diff)
 
 
 def test_single_image_on_the_tag_is_replaced_by_a_list(
@@ -120,7 +122,9 @@ def test_single_image_on_the_tag_is_replaced_by_a_list(
     c = by_address(plan(registries, present(["v1"])))[f"{NAME}:v1"]
     assert c.action == "update"
     assert c.before == ImageView(mt.DOCKER_MANIFEST, img.digest)
-    assert c.diff == (f"replace single image ({mt.DOCKER_MANIFEST}) with a list",)
+    assert [diff_text(i) for i in c.diff] == [
+        f"replace single image ({mt.DOCKER_MANIFEST}) with a list"
+    ]
 
 
 def test_state_absent_deletes_what_is_there_and_skips_what_is_not(
@@ -157,7 +161,7 @@ def test_prune_deletes_only_lists_mplat_wrote_to_that_tag(
     assert deletes == ["v2", "v3"]
     assert actions(p)[f"{NAME}:v1"] == "no-op"
     v3 = by_address(p)[f"{NAME}:v3"]
-    assert v3.diff == ("no longer declared; written by mplat (prune: true)",)
+    assert [diff_text(i) for i in v3.diff] == ["no longer declared; written by mplat (prune: true)"]
 
 
 def test_prune_names_lists_of_an_older_mplat_without_deleting_them(
@@ -211,7 +215,7 @@ def test_sources_in_another_repository_of_the_registry_are_mounted(
     desired = by_address(plan(registries, spec))[f"{NAME}:v1"].desired
     assert desired is not None
     assert [c.digest for c in desired.children] == [amd.digest, arm.digest]
-    assert {c.source for c in desired.children} == {staging}
+    assert {c.source.name for c in desired.children} == {staging}
     blobs = [b for c in desired.children for b in c.blobs]
     assert len(blobs) == 4 and {b.how for b in blobs} == {"mount"}  # config + layer each
 
@@ -229,7 +233,7 @@ def test_sources_on_another_registry_are_copied_without_blobs_already_there(
     # amd64's manifest is in the target already (same bytes, same digest): nothing to copy.
     assert [c.digest for c in desired.children] == [arm.digest]
     copy = desired.children[0]
-    assert copy.source == src and copy.media_type == mt.DOCKER_MANIFEST
+    assert copy.source.name == src and copy.media_type == mt.DOCKER_MANIFEST
     assert len(copy.blobs) == 2 and {b.how for b in copy.blobs} == {"copy"}
     assert copy.bytes_to_copy == sum(b.size for b in copy.blobs)
 
@@ -245,7 +249,7 @@ def test_child_deleted_from_the_target_is_planned_as_repair(
     c = by_address(plan(registries, spec))[f"{NAME}:v1"]
     assert c.action == "repair"
     assert [x.digest for x in c.children] == [amd.digest]
-    assert c.diff == (f"child {amd.digest} missing from the repository",)
+    assert [diff_text(i) for i in c.diff] == [f"child {amd.digest} missing from the repository"]
 
 
 def test_child_missing_with_no_other_source_is_an_error(
@@ -328,7 +332,8 @@ def test_missing_source_fails_only_its_list(
     p = plan(registries, broken, present(["v1"]))
     assert actions(p) == {f"{NAME}:v1": "create"}
     (error,) = p.errors
-    assert error.repository == f"{HOST}/acme/other" and error.tags == ("v1",)
+    assert error.repository is not None and error.repository.name == f"{HOST}/acme/other"
+    assert error.tags == ("v1",)
     assert error.message == f"mplat.yaml:7:9: source image {NAME}:nope not found"
     assert error.location == "mplat.yaml:7:9"
 
@@ -343,7 +348,7 @@ def test_lists_failed_by_one_registry_error_share_its_cause(
     other = listspec(f"{HOST}/acme/other", ["b"], f"{NAME}:amd64", entry(f"{NAME}:arm64", line=9))
     p = plan(registries, present(["a"]), other, fine)
     assert actions(p) == {f"{HOST}/acme/fine:v1": "create"}  # the rest is still planned
-    assert [(e.repository, e.tags) for e in p.errors] == [
+    assert [(e.repository and e.repository.name, e.tags) for e in p.errors] == [
         (NAME, ("a",)),
         (f"{HOST}/acme/other", ("b",)),
     ]
@@ -362,7 +367,11 @@ def test_registry_error_while_pruning_is_a_plan_error(
     p = plan(registries, present(["v1"], prune=True))
     assert actions(p) == {f"{NAME}:v1": "create"}
     (error,) = p.errors
-    assert error.cause.startswith("prune: ") and error.repository == NAME and error.tags == ()
+    assert (
+        error.cause.startswith("prune: ")
+        and error.repository == parse_repository(NAME)
+        and error.tags == ()
+    )
 
 
 def test_plan_carries_what_planning_cost(registries: MemoryRegistries, reg: MemoryRegistry) -> None:

@@ -1,97 +1,38 @@
-"""Tests for mplat.output.text: Terraform-like plan text, the JSON plan contract, apply results."""
+"""Tests for mplat.output.text: Terraform-like plan text and apply results."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from mplat.output.text import Style, human_bytes, plan_to_json, render_plan, render_result
+from mplat.output.text import Style, human_bytes, render_plan, render_result
+from mplat.plan.json_codec import plan_to_json
 from mplat.plan.model import (
-    OWNER_ANNOTATION,
-    OWNER_VALUE,
     BlobCopy,
     Change,
     ChildCopy,
-    Desired,
-    Entry,
+    DiffItem,
     ImageView,
-    ListView,
     Plan,
     PlanError,
 )
 from mplat.plan.outcome import ApplyResult, Outcome
 from mplat.values import mediatypes as mt
-
-DA = "sha256:" + "a" * 64
-DB = "sha256:" + "b" * 64
-DC = "sha256:" + "c" * 64
-DL = "sha256:" + "1" * 64  # desired list
-DO = "sha256:" + "0" * 64  # live (old) list
-REPO = "localhost:5000/acme/app"
-OTHER = "localhost:5000/acme/other"
-SRC = "localhost:5000/acme/src"
-
-AMD64 = Entry(mt.OCI_MANIFEST, DA, 423, {"architecture": "amd64", "os": "linux"})
-ARM64 = Entry(mt.OCI_MANIFEST, DB, 1500, {"architecture": "arm64", "os": "linux", "variant": "v8"})
-WIN = Entry(
-    mt.OCI_MANIFEST,
+from tests.support.builders import (
+    AFTER,
+    DA,
+    DB,
     DC,
-    2_500_000,
-    {"architecture": "amd64", "os": "windows", "os.version": "10.0.1"},
+    DL,
+    DO,
+    REPO,
+    SRC,
+    create,
+    delete,
+    no_op,
+    ref,
+    shown_desired,
+    update,
 )
-AFTER = ListView(mt.OCI_INDEX, DL, (AMD64, ARM64), {OWNER_ANNOTATION: OWNER_VALUE})
-
-
-def _desired(children: tuple[ChildCopy, ...] = ()) -> Desired:
-    return Desired(
-        repository=REPO,
-        media_type=AFTER.media_type,
-        body=b"{}",
-        digest=AFTER.digest,
-        entries=AFTER.entries,
-        annotations=AFTER.annotations,
-        children=children,
-    )
-
-
-def create(
-    tag: str = "latest", children: tuple[ChildCopy, ...] = (), warnings: tuple[str, ...] = ()
-) -> Change:
-    return Change(
-        repository=REPO,
-        tag=tag,
-        action="create",
-        before=None,
-        after=AFTER,
-        live_digest=None,
-        desired=_desired(children),
-        warnings=warnings,
-    )
-
-
-def update(diff: tuple[str, ...], before: ListView | ImageView | None = None) -> Change:
-    before = before or ListView(mt.OCI_INDEX, DO, (AMD64,), {})
-    return Change(
-        repository=REPO,
-        tag="1.0",
-        action="update",
-        before=before,
-        after=AFTER,
-        live_digest=before.digest,
-        desired=_desired(),
-        diff=diff,
-    )
-
-
-def no_op(tag: str = "stable") -> Change:
-    return Change(REPO, tag, "no-op", AFTER, AFTER, DL, _desired())
-
-
-def delete(prevent_destroy: bool = False) -> Change:
-    before = ListView(mt.DOCKER_LIST, DO, (), {})
-    return Change(REPO, "old", "delete", before, None, DO, prevent_destroy=prevent_destroy)
-
 
 # --- human_bytes -------------------------------------------------------------------------------
 
@@ -143,7 +84,7 @@ def test_render_no_changes() -> None:
 
 
 def test_render_no_changes_with_errors() -> None:
-    plan = Plan((no_op(),), errors=(PlanError("m.yaml:3:5: source not found", REPO, ("x",)),))
+    plan = Plan((no_op(),), errors=(PlanError("m.yaml:3:5: source not found", ref(), ("x",)),))
     assert render_plan(plan) == (
         "Error: m.yaml:3:5: source not found\n"
         "\n"
@@ -153,10 +94,10 @@ def test_render_no_changes_with_errors() -> None:
 
 def test_render_update_diff_lines() -> None:
     diff = (
-        f"~ linux/amd64: digest: {DC} -> {DA}",
-        f"+ linux/arm64/v8: {DB}",
-        f"- linux/s390x: {DC}",
-        "media type: Docker manifest list -> OCI index",
+        DiffItem("changed", "linux/amd64", ("digest",), DC, DA),
+        DiffItem("added", "linux/arm64/v8", (), None, DB),
+        DiffItem("removed", "linux/s390x", (), DC, None),
+        DiffItem("changed", "", ("mediaType",), mt.DOCKER_LIST, mt.OCI_INDEX),
     )
     text = render_plan(Plan((update(diff),)))
     assert text == (
@@ -175,15 +116,17 @@ def test_render_update_diff_lines() -> None:
 
 def test_render_update_of_single_image() -> None:
     before = ImageView(mt.DOCKER_MANIFEST, DO)
-    change = update((f"replace single image ({mt.DOCKER_MANIFEST}) with a list",), before)
+    change = update(
+        (DiffItem("note", f"replace single image ({mt.DOCKER_MANIFEST}) with a list"),), before
+    )
     lines = render_plan(Plan((change,))).splitlines()
     assert f"  ~ OCI index {DO} -> {DL}" in lines
     assert f"      ~ replace single image ({mt.DOCKER_MANIFEST}) with a list" in lines
 
 
 def test_render_repair_counts_and_children() -> None:
-    child = ChildCopy(DB, mt.OCI_MANIFEST, 1500, SRC, (BlobCopy(DC, 2000, "copy"),))
-    repair = Change(REPO, "latest", "repair", AFTER, AFTER, DL, _desired((child,)))
+    child = ChildCopy(DB, mt.OCI_MANIFEST, 1500, ref(SRC), (BlobCopy(DC, 2000, "copy"),))
+    repair = Change(ref(REPO), "latest", "repair", AFTER, AFTER, DL, shown_desired((child,)))
     text = render_plan(Plan((repair,)))
     lines = text.splitlines()
     assert f"  # {REPO}:latest will be repaired (children missing from the repository)" in lines
@@ -211,10 +154,10 @@ def test_render_copy_summary_with_bytes() -> None:
         DA,
         mt.OCI_MANIFEST,
         423,
-        SRC,
+        ref(SRC),
         (BlobCopy(DB, 1_500_000, "copy"), BlobCopy(DC, 2000, "mount")),
     )
-    mounted_only = ChildCopy(DB, mt.OCI_MANIFEST, 100, SRC, (BlobCopy(DC, 2000, "mount"),))
+    mounted_only = ChildCopy(DB, mt.OCI_MANIFEST, 100, ref(SRC), (BlobCopy(DC, 2000, "mount"),))
     # Two tags need the same children: they are counted once for the repository.
     plan = Plan((create("latest", (shared, mounted_only)), create("1.0", (shared,))))
     lines = render_plan(plan).splitlines()
@@ -254,7 +197,7 @@ def test_render_warnings_errors_and_rate_limits() -> None:
 
 
 def test_render_without_color_has_no_escapes_and_with_color_has_them() -> None:
-    plan = Plan((create(), update((f"- linux/s390x: {DC}",)), delete()))
+    plan = Plan((create(), update((DiffItem("removed", "linux/s390x", (), DC),)), delete()))
     plain = render_plan(plan, Style(False))
     assert "\x1b[" not in plain
     assert render_plan(plan) == plain
@@ -267,6 +210,21 @@ def test_render_without_color_has_no_escapes_and_with_color_has_them() -> None:
     assert no_changes == "\x1b[32mNo changes.\x1b[0m The registry matches the configuration.\n"
 
 
+def test_diff_marks_are_coloured_by_the_item_kind_not_by_its_text() -> None:
+    """An entry whose label starts like a mark ("+ x") is still coloured by what it is."""
+    diff = (
+        DiffItem("added", "- looks removed", (), None, DA),
+        DiffItem("removed", "+ looks added", (), DB, None),
+        DiffItem("note", "+ a note"),
+        DiffItem("changed", "", ("mediaType",), mt.DOCKER_LIST, mt.OCI_INDEX),
+    )
+    lines = render_plan(Plan((update(diff),)), Style(True)).splitlines()
+    assert f"      \x1b[32m+\x1b[0m - looks removed: {DA}" in lines
+    assert f"      \x1b[31m-\x1b[0m + looks added: {DB}" in lines
+    assert "      \x1b[33m~\x1b[0m + a note" in lines
+    assert "      \x1b[33m~\x1b[0m media type: Docker manifest list -> OCI index" in lines
+
+
 def test_style_mark() -> None:
     s = Style(False)
     assert [s.mark(a) for a in ("create", "update", "repair", "delete", "no-op")] == [
@@ -276,111 +234,6 @@ def test_style_mark() -> None:
         "-",
         " ",
     ]
-
-
-# --- plan_to_json ------------------------------------------------------------------------------
-
-
-def test_plan_to_json_structure() -> None:
-    child = ChildCopy(DA, mt.OCI_MANIFEST, 423, SRC, (BlobCopy(DB, 10, "mount"),))
-    plan = Plan(
-        (create("latest", (child,), warnings=("careful",)), update(("x",)), delete(), no_op()),
-        errors=(PlanError("bad", OTHER, ("t",)),),
-        notices=("note one",),
-        rate_limits={"docker.io": "95 of 100 pulls left"},
-    )
-    doc = plan_to_json(plan)
-    assert list(doc) == [
-        "format_version",
-        "changes",
-        "summary",
-        "errors",
-        "warnings",
-        "notices",
-        "rate_limits",
-        "requests",
-    ]
-    assert doc["format_version"] == "1"
-    assert doc["summary"] == {"create": 1, "update": 1, "repair": 0, "delete": 1, "no_op": 1}
-    assert doc["errors"] == [{"repository": OTHER, "tags": ["t"], "message": "bad"}]
-    assert doc["warnings"] == ["careful"]
-    assert doc["notices"] == ["note one"]
-    assert doc["rate_limits"] == {"docker.io": "95 of 100 pulls left"}
-    assert [list(c) for c in doc["changes"]] == [
-        ["repository", "tag", "action", "before", "after", "diff", "copies"]
-    ] * 4
-    created, updated, deleted, unchanged = doc["changes"]
-    assert created == {
-        "repository": REPO,
-        "tag": "latest",
-        "action": "create",
-        "before": None,
-        "after": {
-            "kind": "list",
-            "mediaType": mt.OCI_INDEX,
-            "digest": DL,
-            "manifests": [
-                {
-                    "mediaType": mt.OCI_MANIFEST,
-                    "digest": DA,
-                    "size": 423,
-                    "platform": {"architecture": "amd64", "os": "linux"},
-                },
-                {
-                    "mediaType": mt.OCI_MANIFEST,
-                    "digest": DB,
-                    "size": 1500,
-                    "platform": {"architecture": "arm64", "os": "linux", "variant": "v8"},
-                },
-            ],
-            "annotations": {OWNER_ANNOTATION: OWNER_VALUE},
-        },
-        "diff": [],
-        "copies": [
-            {
-                "digest": DA,
-                "mediaType": mt.OCI_MANIFEST,
-                "size": 423,
-                "source": SRC,
-                "blobs": [{"digest": DB, "size": 10, "how": "mount"}],
-            }
-        ],
-    }
-    assert updated["diff"] == ["x"]
-    assert updated["before"]["kind"] == "list"
-    assert deleted["after"] is None
-    assert deleted["before"] == {
-        "kind": "list",
-        "mediaType": mt.DOCKER_LIST,
-        "digest": DO,
-        "manifests": [],
-    }
-    assert unchanged["action"] == "no-op"
-
-
-def test_plan_to_json_image_before_and_stability() -> None:
-    plan = Plan((update(("y",), ImageView(mt.OCI_MANIFEST, DO)), create()))
-    first = json.dumps(plan_to_json(plan), indent=2)
-    assert first == json.dumps(plan_to_json(plan), indent=2)
-    doc = json.loads(first)
-    assert doc["changes"][0]["before"] == {
-        "kind": "image",
-        "mediaType": mt.OCI_MANIFEST,
-        "digest": DO,
-    }
-
-
-def test_plan_to_json_empty_plan() -> None:
-    assert plan_to_json(Plan(())) == {
-        "format_version": "1",
-        "changes": [],
-        "summary": {"create": 0, "update": 0, "repair": 0, "delete": 0, "no_op": 0},
-        "errors": [],
-        "warnings": [],
-        "notices": [],
-        "rate_limits": {},
-        "requests": {},
-    }
 
 
 # --- render_result -----------------------------------------------------------------------------
@@ -421,10 +274,12 @@ def test_errors_sharing_one_cause_are_printed_once_with_the_lists_they_affect() 
     """A registry that is down fails every list with one error: one line, not one per list."""
     cause = "127.0.0.1:9: GET failed: ConnectError; mplat stops asking this registry"
     shared = [
-        PlanError(f"m.yaml:{n}:3: {cause}", f"127.0.0.1:9/r{n}", ("x",), cause, f"m.yaml:{n}:3")
+        PlanError(
+            f"m.yaml:{n}:3: {cause}", ref(f"127.0.0.1:9/r{n}"), ("x",), cause, f"m.yaml:{n}:3"
+        )
         for n in range(1, 13)
     ]
-    alone = PlanError("m.yaml:99:3: source image a:b not found", "r", ("y",), "source gone")
+    alone = PlanError("m.yaml:99:3: source image a:b not found", ref("r"), ("y",), "source gone")
     errors = (*shared, alone)
     text = render_plan(Plan((), errors=errors))
     assert text.count(cause) == 1
