@@ -14,8 +14,7 @@ from mplat.plan.wording import diff_text
 from mplat.values import mediatypes as mt
 from mplat.values.manifest import Descriptor, render_index
 from mplat.values.reference import parse_repository
-from tests.support.memregistry import MemoryRegistries, MemoryRegistry, push_image, push_index
-from tests.unit.engine.builders import (
+from tests.support.engine import (
     HOST,
     OTHER,
     actions,
@@ -25,6 +24,7 @@ from tests.unit.engine.builders import (
     listspec,
     plan,
 )
+from tests.support.memregistry import MemoryRegistries, MemoryRegistry, push_image, push_index
 
 REPO = "acme/app"
 NAME = f"{HOST}/{REPO}"
