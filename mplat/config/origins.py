@@ -1,0 +1,84 @@
+"""Plain config data together with where each part of it was written.
+
+This is the seam between the stages: YAML produces a :class:`Document`, the schema and the
+builder read it. A stage that rewrites data (template expansion, merging several files)
+takes a Document and returns one, carrying each value's origin along; a Location names its
+file, so a merged Document can point into several files.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from mplat.config.model import Location
+from mplat.values.text import json_quoted
+
+__all__ = ["Document", "JSONPath", "Origin", "Origins", "prefixed", "render_path"]
+
+JSONPath = tuple[str | int, ...]
+"""Keys and list indexes from the root to a value, e.g. ``("lists", 0, "tags", 1)``."""
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a value (and the key naming it, if any) was written; ``text`` is scalar source."""
+
+    value: Location
+    key: Location | None = None
+    text: str | None = None
+
+
+class Origins:
+    """The Origin of every JSON path, and the nearest written position for any path."""
+
+    def __init__(self, filename: str, origins: Mapping[JSONPath, Origin]) -> None:
+        self.filename = filename
+        self._origins = origins
+
+    def get(self, path: JSONPath) -> Origin | None:
+        return self._origins.get(path)
+
+    def value(self, path: JSONPath) -> Location:
+        """Where the value at ``path`` was written (or its nearest written ancestor)."""
+        for end in range(len(path), -1, -1):
+            origin = self._origins.get(path[:end])
+            if origin is not None:
+                return origin.value
+        return Location(self.filename, 1, 1)
+
+    def key(self, path: JSONPath) -> Location:
+        """Where the key naming ``path`` was written; the value's position for list items."""
+        origin = self._origins.get(path)
+        if origin is not None and origin.key is not None:
+            return origin.key
+        return self.value(path)
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A config as JSON-like data (dicts, lists, scalars) and the origins of its parts."""
+
+    data: dict[str, object]
+    origins: Origins
+
+
+def render_path(path: JSONPath) -> str:
+    """``lists[0].tags[1]``, ``registries["a.io"]``: how messages name a value."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif _IDENTIFIER.fullmatch(part):
+            out += f".{part}" if out else part
+        else:
+            out += f"[{json_quoted(part)}]"
+    return out
+
+
+def prefixed(path: JSONPath, message: str) -> str:
+    """``message`` prefixed by the path it is about (nothing for the root)."""
+    return f"{render_path(path)}: {message}" if path else message
