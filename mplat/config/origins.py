@@ -15,10 +15,17 @@ from dataclasses import dataclass
 from mplat.config.model import Location
 from mplat.values.text import json_quoted
 
-__all__ = ["Document", "JSONPath", "Origin", "Origins", "prefixed", "render_path"]
+__all__ = ["Document", "JSONPath", "Origin", "Origins", "RawOrigin", "prefixed", "render_path"]
 
 JSONPath = tuple[str | int, ...]
 """Keys and list indexes from the root to a value, e.g. ``("lists", 0, "tags", 1)``."""
+
+RawOrigin = tuple[str, int, int, int, int, str | None]
+"""``(file, line, column, key line, key column, scalar text)``; a key line of 0: no key.
+
+How origins are stored: one is recorded per value (300,000 in the largest file allowed),
+and a tuple costs a fraction of two Locations and an Origin. Objects are made on demand.
+"""
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -33,28 +40,36 @@ class Origin:
 
 
 class Origins:
-    """The Origin of every JSON path, and the nearest written position for any path."""
+    """The Origin of every JSON path, and the nearest written position for any path.
 
-    def __init__(self, filename: str, origins: Mapping[JSONPath, Origin]) -> None:
+    ``filename`` labels a path written nowhere (which no path of a parsed file is).
+    """
+
+    def __init__(self, filename: str, raw: Mapping[JSONPath, RawOrigin]) -> None:
         self.filename = filename
-        self._origins = origins
+        self._raw = raw
 
     def get(self, path: JSONPath) -> Origin | None:
-        return self._origins.get(path)
+        raw = self._raw.get(path)
+        if raw is None:
+            return None
+        file, line, column, key_line, key_column, text = raw
+        key = Location(file, key_line, key_column) if key_line else None
+        return Origin(Location(file, line, column), key, text)
 
     def value(self, path: JSONPath) -> Location:
         """Where the value at ``path`` was written (or its nearest written ancestor)."""
         for end in range(len(path), -1, -1):
-            origin = self._origins.get(path[:end])
-            if origin is not None:
-                return origin.value
+            raw = self._raw.get(path[:end])
+            if raw is not None:
+                return Location(raw[0], raw[1], raw[2])
         return Location(self.filename, 1, 1)
 
     def key(self, path: JSONPath) -> Location:
         """Where the key naming ``path`` was written; the value's position for list items."""
-        origin = self._origins.get(path)
-        if origin is not None and origin.key is not None:
-            return origin.key
+        raw = self._raw.get(path)
+        if raw is not None and raw[3]:
+            return Location(raw[0], raw[3], raw[4])
         return self.value(path)
 
 

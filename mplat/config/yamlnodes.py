@@ -8,6 +8,7 @@ input of the schema and of any stage that a later feature puts before it.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any, cast
 
@@ -16,10 +17,12 @@ from ruamel.yaml.composer import Composer
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import AliasEvent
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.parser import Parser
 from ruamel.yaml.reader import ReaderError
+from ruamel.yaml.scanner import Scanner
 
 from mplat.config.model import ConfigError, ConfigProblem, Location
-from mplat.config.origins import Document, JSONPath, Origin, Origins
+from mplat.config.origins import Document, JSONPath, Origins, RawOrigin
 from mplat.config.read import SPLIT_HINT
 from mplat.values.text import json_quoted
 
@@ -74,11 +77,37 @@ class _TooDeep(MarkedYAMLError):
     pass
 
 
+class _DirectScanner(Scanner):
+    """ruamel's scanner, finding its reader once instead of through a property per character.
+
+    ruamel looks up each stage's neighbour through properties (``hasattr`` checks, frame
+    inspection) on every use: millions of calls for the largest file allowed. The neighbour
+    never changes during one parse, so the first answer is kept as a plain attribute.
+    """
+
+    @functools.cached_property
+    def reader(self) -> Any:
+        return super().reader
+
+
+class _DirectParser(Parser):
+    """ruamel's parser, finding its scanner once (see _DirectScanner)."""
+
+    @functools.cached_property
+    def scanner(self) -> Any:
+        return super().scanner
+
+
 class _BoundedComposer(Composer):
     """ruamel's composer, bounding nodes and nesting before they cost memory or stack.
 
-    (ruamel >= 0.19 has ``YAML.max_depth``; counting here also works with 0.18.)
+    (ruamel >= 0.19 has ``YAML.max_depth``; counting here also works with 0.18.) It finds
+    its parser once, as _DirectScanner does its reader.
     """
+
+    @functools.cached_property
+    def parser(self) -> Any:
+        return super().parser
 
     def __init__(self, loader: Any = None) -> None:
         super().__init__(loader)
@@ -140,6 +169,8 @@ def compose(text: str, filename: str) -> tuple[Node | None, set[int]]:
     if deep is not None:
         raise ConfigError.at(filename, deep[0], deep[1], _TOO_DEEP)
     yaml = YAML(typ="safe", pure=True)
+    yaml.Scanner = _DirectScanner
+    yaml.Parser = _DirectParser
     yaml.Composer = _BoundedComposer
     try:
         root = cast("Node | None", yaml.compose(text))
@@ -209,54 +240,76 @@ class _Limit(Exception):
 
 
 class Converter:
-    """Expands the node graph into JSON-like data, recording an Origin per JSON path.
+    """Expands the node graph into JSON-like data, recording a RawOrigin per JSON path.
 
     Aliases are expanded here (the composer shares nodes), so this is where the node count and
     depth bounds stop alias bombs and self-referencing anchors.
+
+    This runs once per value (300,000 in the largest file allowed), so the per-value work is
+    written out inline in :meth:`_value` and origins are plain tuples, not objects.
     """
 
     def __init__(self, filename: str, anchored: set[int] | None = None) -> None:
         self.filename = filename
-        self.origins: dict[JSONPath, Origin] = {}
+        self.origins: dict[JSONPath, RawOrigin] = {}
         self.problems: list[ConfigProblem] = []
         self._count = 0
+        self._limit = MAX_NODES  # read when converting starts, so tests can lower it
         self._anchored = anchored or set()
 
     def convert(self, root: Node) -> object:
+        self._limit = MAX_NODES
         try:
-            return self._value(root, (), 1, None)
+            return self._value(root, (), 1, 0, 0)
         except _Limit as exc:
             line, column = _mark(exc.node)
             raise ConfigError.at(self.filename, line, column, exc.message) from None
 
-    def _loc(self, node: Node) -> Location:
-        line, column = _mark(node)
-        return Location(self.filename, line, column)
-
     def _problem(self, node: Node, message: str) -> None:
-        self.problems.append(ConfigProblem(self._loc(node), message))
+        line, column = _mark(node)
+        self.problems.append(ConfigProblem(Location(self.filename, line, column), message))
 
     def _tick(self, node: Node, depth: int) -> None:
         self._count += 1
-        if self._count > MAX_NODES:
+        if self._count > self._limit:
             raise _Limit(
                 node,
-                f"too many nodes (YAML alias expansion?): more than {MAX_NODES} values "
+                f"too many nodes (YAML alias expansion?): more than {self._limit} values "
                 f"once aliases are expanded, the limit for one file",
             )
         if depth > MAX_DEPTH:
             # The composer already bounded written nesting, so only aliases can get here.
             raise _Limit(node, _ALIAS_TOO_DEEP)
 
-    def _value(self, node: Node, path: JSONPath, depth: int, key: Location | None) -> object:
+    def _value(
+        self, node: Node, path: JSONPath, depth: int, key_line: int, key_column: int
+    ) -> object:
+        """The data of ``node``; ``key_line`` is 0 for list items and the root."""
         self._tick(node, depth)
-        tag = node.tag
-        if isinstance(node, ScalarNode):
-            # An empty value ("format:") starts wherever the next token is; its key is clearer.
-            where = key if key is not None and node.value == "" and tag == _NULL else None
-            self.origins[path] = Origin(where or self._loc(node), key, node.value)
+        tag = _tag(node)
+        mark = node.start_mark
+        if type(node) is ScalarNode:
+            text = node.value
+            if key_line and text == "" and tag == _NULL:
+                # An empty value ("format:") starts wherever the next token is; its key is
+                # clearer.
+                origin = (self.filename, key_line, key_column, key_line, key_column, text)
+            else:
+                origin = (self.filename, mark.line + 1, mark.column + 1, key_line, key_column, text)
+            self.origins[path] = origin
+            if tag == _STR:
+                return text
+            if tag == _INT and text.isascii() and text.isdigit() and len(text) <= 4300:
+                return int(text)  # the common case, quickly; int() refuses over 4300 digits
             return self._scalar(node, tag)
-        self.origins[path] = Origin(self._loc(node), key)
+        self.origins[path] = (
+            self.filename,
+            mark.line + 1,
+            mark.column + 1,
+            key_line,
+            key_column,
+            None,
+        )
         if isinstance(node, SequenceNode):
             if tag != _SEQ:
                 self._problem(
@@ -268,11 +321,13 @@ class Converter:
             # files without anchors: aliases and merge keys may walk a subtree again.
             release = not self._anchored
             out: list[object] = []
+            append = out.append
+            depth += 1
             for index in range(len(items)):
                 item = items[index]
                 if release:
                     items[index] = None
-                out.append(self._value(item, (*path, index), depth + 1, None))
+                append(self._value(item, (*path, index), depth, 0, 0))
                 del item
             return out
         if isinstance(node, MappingNode):
@@ -282,8 +337,9 @@ class Converter:
                 )
             result: dict[str, object] = {}
             for name, key_node, value_node in self._pairs(node, depth):
+                key_mark = key_node.start_mark
                 result[name] = self._value(
-                    value_node, (*path, name), depth + 1, self._loc(key_node)
+                    value_node, (*path, name), depth + 1, key_mark.line + 1, key_mark.column + 1
                 )
             return result
         raise _Limit(node, "unsupported YAML node")  # pragma: no cover - ruamel has 3 node kinds
@@ -311,7 +367,7 @@ class Converter:
         merges: list[Node] = []
         for key_node, value_node in node.value:
             self._tick(key_node, depth)  # keys count too: merges can multiply them unseen
-            if isinstance(key_node, ScalarNode) and key_node.tag == _MERGE:
+            if isinstance(key_node, ScalarNode) and _tag(key_node) == _MERGE:
                 merges.append(value_node)
                 continue
             if not isinstance(key_node, ScalarNode):
@@ -343,6 +399,20 @@ class Converter:
                         seen[name] = key_node
                         out.append((name, key_node, value_node))
         return out
+
+
+def _tag(node: Node) -> str | None:
+    """``node.tag``, without decoding the URI escapes of a tag that has none.
+
+    ruamel decodes the tag character by character on every read, a new Tag per node; a
+    resolved tag (no handle, no ``%``) is its suffix, so that is used as it is.
+    """
+    ctag = getattr(node, "ctag", None)
+    if ctag is not None and getattr(ctag, "handle", "") is None:
+        suffix = getattr(ctag, "suffix", None)
+        if isinstance(suffix, str) and "%" not in suffix:
+            return suffix
+    return node.tag
 
 
 def _show_tag(tag: str | None) -> str:
