@@ -24,7 +24,7 @@ from mplat.config.model import (
 )
 from mplat.config.origins import Document, JSONPath, Origins, prefixed, render_path
 from mplat.values.platform import Platform, PlatformError
-from mplat.values.reference import Reference, ReferenceError, parse_reference, validate_tag
+from mplat.values.reference import Reference, ReferenceError, parse_reference
 from mplat.values.text import json_quoted
 
 __all__ = ["build_config"]
@@ -104,10 +104,12 @@ class _Builder:
         )
 
     def _default_format(self, defaults: object) -> Format:
-        if isinstance(defaults, dict):
-            value = defaults.get("format")
-            if value in ("oci", "docker") and self._clean(("defaults", "format")):
-                return cast(Format, value)
+        if (
+            isinstance(defaults, dict)
+            and "format" in defaults
+            and self._clean(("defaults", "format"))
+        ):
+            return cast(Format, defaults["format"])
         return "oci"
 
     # registries ---------------------------------------------------------------------------
@@ -129,36 +131,26 @@ class _Builder:
                 self._problem(path, problem, at_key=True, prefix=("registries",))
                 ok = False
                 continue
-            settings = self._settings(raw)
-            if settings is None:
-                ok = False
+            if not self._clean(path):
+                ok = False  # the schema has said what is wrong with these settings
                 continue
-            out[host] = settings
+            out[host] = self._settings(path, raw)
         return out if ok else None
 
-    def _settings(self, raw: dict[str, object]) -> RegistrySettings | None:
-        insecure = raw.get("insecure", False)
-        ca_file = raw.get("ca_file")
-        user = raw.get("username_env")
-        password = raw.get("password_env")
-        parallelism = raw.get("parallelism")
-        if not (
-            isinstance(insecure, bool)
-            and (ca_file is None or isinstance(ca_file, str))
-            and (user is None or isinstance(user, str))
-            and (password is None or isinstance(password, str))
-            and (parallelism is None or (isinstance(parallelism, int) and 1 <= parallelism <= 64))
-        ):
-            return None
+    def _settings(self, path: JSONPath, raw: dict[str, object]) -> RegistrySettings:
+        """Settings the schema accepted: their types and ranges are the schema's to check."""
+        ca_file = cast("str | None", raw.get("ca_file"))
         if ca_file is not None:
-            # Relative to the config file, so `mplat -c dir/mplat.yaml` works from anywhere.
-            ca_file = os.path.join(os.path.dirname(self.filename), os.path.expanduser(ca_file))
+            # Relative to the file it is written in, so `mplat -c dir/mplat.yaml` works from
+            # anywhere.
+            written_in = self.origins.value((*path, "ca_file")).file
+            ca_file = os.path.join(os.path.dirname(written_in), os.path.expanduser(ca_file))
         return RegistrySettings(
-            insecure=insecure,
+            insecure=cast(bool, raw.get("insecure", False)),
             ca_file=ca_file,
-            username_env=user,
-            password_env=password,
-            parallelism=parallelism,
+            username_env=cast("str | None", raw.get("username_env")),
+            password_env=cast("str | None", raw.get("password_env")),
+            parallelism=cast("int | None", raw.get("parallelism")),
         )
 
     # lists --------------------------------------------------------------------------------
@@ -172,31 +164,24 @@ class _Builder:
     ) -> ListSpec | None:
         if not isinstance(item, dict) or not self._intact(path):
             return None
-        ok = True
+        # Shapes, types and spellings are the schema's: a list it accepted whole is built,
+        # once the rules below agree too; the rules still run on the parts it accepted.
+        ok = self._clean(path)
 
         repository = self._repository((*path, "repository"), item.get("repository"))
         ok &= repository is not None
 
         fmt_value = item.get("format", default_format)
         fmt_path = (*path, "format") if "format" in item else ("defaults", "format")
-        ok &= fmt_value in ("oci", "docker")
-        fmt = cast(Format, fmt_value) if fmt_value in ("oci", "docker") else default_format
+        fmt = cast(Format, fmt_value) if self._clean(fmt_path) else default_format
 
         tags: list[str] = []
         tag_locations: list[Location] = []
         raw_tags = item.get("tags")
-        ok &= isinstance(raw_tags, list) and bool(raw_tags)
         for index, tag in enumerate(raw_tags if isinstance(raw_tags, list) else []):
             tag_path = (*path, "tags", index)
             if not isinstance(tag, str) or not self._clean(tag_path):
-                ok = False
-                continue
-            try:
-                validate_tag(tag)
-            except ReferenceError as exc:
-                self._problem(tag_path, str(exc))
-                ok = False
-                continue
+                continue  # the schema checked it (its tag pattern is validate_tag)
             tags.append(tag)
             tag_locations.append(self.origins.value(tag_path))
             if repository is not None:
@@ -224,12 +209,7 @@ class _Builder:
             )
             ok = False
 
-        state = item.get("state", "present")
-        ok &= state in ("present", "absent")
-
         prune = item.get("prune", False)
-        prevent_destroy = item.get("prevent_destroy", False)
-        ok &= isinstance(prune, bool) and isinstance(prevent_destroy, bool)
         if prune is True and fmt == "docker":
             self._problem(
                 (*path, "prune"),
@@ -242,9 +222,7 @@ class _Builder:
         # By platform key: a list scan per entry made a 5,000-entry list take 39 s.
         platforms_seen: dict[PlatformKey, _Declared] = {}
         raw_entries = item.get("manifests", [])
-        if not isinstance(raw_entries, list):
-            raw_entries, ok = [], False
-        for index, raw in enumerate(raw_entries):
+        for index, raw in enumerate(raw_entries if isinstance(raw_entries, list) else []):
             entry = self._entry((*path, "manifests", index), raw, platforms_seen)
             if entry is None:
                 ok = False
@@ -273,9 +251,9 @@ class _Builder:
             location=self.origins.value(path),
             manifests=tuple(entries),
             annotations=dict(annotations),
-            state=cast(State, state),
-            prune=prune,
-            prevent_destroy=prevent_destroy,
+            state=cast(State, item.get("state", "present")),
+            prune=cast(bool, prune),
+            prevent_destroy=cast(bool, item.get("prevent_destroy", False)),
             tag_locations=tuple(tag_locations),
         )
 
@@ -336,11 +314,8 @@ class _Builder:
                 for index, value in enumerate(values if isinstance(values, list) else [])
             ]
             chosen = [p for p in parsed if p is not None]
-            ok &= isinstance(values, list) and bool(values) and len(chosen) == len(parsed)
+            ok &= len(chosen) == len(parsed)
             platforms = tuple(chosen)
-
-        attestations = raw.get("attestations", False)
-        ok &= isinstance(attestations, bool)
 
         if not ok or image is None:
             return None
@@ -349,7 +324,7 @@ class _Builder:
             location=self.origins.value(path),
             platform=platform,
             platforms=platforms,
-            attestations=bool(attestations),
+            attestations=cast(bool, raw.get("attestations", False)),
         )
 
     def _platform(

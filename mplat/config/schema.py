@@ -20,6 +20,7 @@ from jsonschema.protocols import Validator
 
 from mplat.config.model import ConfigProblem
 from mplat.config.origins import Document, JSONPath, Origin, Origins, prefixed
+from mplat.values.reference import ReferenceError, validate_tag
 from mplat.values.text import json_quoted
 
 __all__ = ["SchemaReport", "check_schema", "inline_refs", "load_schema", "make_validator"]
@@ -75,6 +76,38 @@ def inline_refs(node: object, defs: Mapping[str, Any], seen: frozenset[str]) -> 
     return {key: inline_refs(value, defs, seen) for key, value in node.items()}
 
 
+_CHECKED_BY = "x-checked-by"
+"""Marks a ``pattern`` that restates a grammar mplat owns in code, for editors' sake."""
+_RULES: Mapping[str, Callable[[str], object]] = {
+    "mplat.values.reference.validate_tag": validate_tag,
+}
+
+
+def _pattern(
+    validator: Validator, pattern: str, instance: object, schema: Mapping[str, Any]
+) -> Iterator[ValidationError]:
+    """jsonschema's ``pattern``, except where the schema names the code owning the grammar.
+
+    There the code decides validity, and the pattern (what editors check) only the wording:
+    what it refuses too gets the schema's patternErrorMessage, the rest the code's reason.
+    """
+    if not isinstance(instance, str):
+        return
+    rule = _RULES.get(schema.get(_CHECKED_BY, ""))
+    if rule is not None:
+        try:
+            rule(instance)
+            return
+        except ReferenceError as exc:
+            reason = str(exc)
+    else:
+        reason = None
+    if re.search(pattern, instance) is None:
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+    elif reason is not None:
+        yield ValidationError(reason, validator=_CHECKED_BY, validator_value=pattern)
+
+
 def make_validator(schema: Mapping[str, Any]) -> Validator:
     """A Draft 2020-12 validator for ``schema``, with YAML's idea of an integer."""
 
@@ -85,7 +118,8 @@ def make_validator(schema: Mapping[str, Any]) -> Validator:
     checker = Draft202012Validator.TYPE_CHECKER.redefine("integer", is_integer)
     extend: Callable[..., type[Validator]] = validators.extend  # untyped in the stubs
     inlined = inline_refs(schema, schema.get("$defs", {}), frozenset())
-    return extend(Draft202012Validator, type_checker=checker)(cast("Mapping[str, Any]", inlined))
+    cls = extend(Draft202012Validator, validators={"pattern": _pattern}, type_checker=checker)
+    return cls(cast("Mapping[str, Any]", inlined))
 
 
 def check_schema(document: Document) -> SchemaReport:
@@ -157,6 +191,11 @@ def _explain(error: ValidationError, origins: Origins) -> Iterator[_Issue]:
 
     if keyword in ("anyOf", "oneOf"):
         yield from _explain_alternatives(error, path, origins)
+        return
+
+    if keyword == _CHECKED_BY:
+        # The code owning the grammar refused what the editors' pattern lets through.
+        yield _Issue(path, error.message, taint=path)
         return
 
     got = _describe(instance, origins.get(path), kind=keyword == "type")
