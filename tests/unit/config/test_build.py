@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from mplat.config import yamlnodes
+from mplat.config.build import build_config
 from mplat.config.loader import load_config, load_config_text
 from mplat.config.model import ConfigError
 from tests.unit.config.support import (
@@ -291,3 +293,27 @@ def test_duplicate_platforms_are_found_in_a_long_list() -> None:
     assert problem.location.line == len(lines)
     assert "duplicate platform" in problem.message
     assert "lists[0].manifests[17].platform" in problem.message
+
+
+# ------------------------------------------------------------------------------------------
+# The stage on its own
+
+
+def test_build_config_builds_what_the_schema_accepted() -> None:
+    text = VALID_HEAD + "    manifests: [{image: a.io/b:1, platform: linux/amd64}]\n"
+    document = yamlnodes.parse_document(text, "b.yaml")
+    config, found = build_config(document, [])
+    assert found == [] and config is not None
+    assert config.lists[0].manifests[0].image.name == "a.io/b"
+    # A path the schema refused is neither built nor checked again ...
+    config, found = build_config(document, [("lists", 0, "manifests", 0, "platform")])
+    assert config is None and found == []
+
+
+def test_build_config_keeps_to_rules_a_schema_cannot_state() -> None:
+    text = VALID_HEAD + "    format: docker\n    prune: true\n    manifests: [{image: a.io/b:1}]\n"
+    config, found = build_config(yamlnodes.parse_document(text, "b.yaml"), [])
+    assert config is None
+    assert [(p.location.line, p.message[:30]) for p in found] == [
+        (6, "lists[0].prune: prune needs fo")
+    ]

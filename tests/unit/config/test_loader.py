@@ -13,6 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mplat.config import read, schema, yamlnodes
+from mplat.config.build import build_config
 from mplat.config.loader import load_config, load_config_text
 from mplat.config.model import (
     Config,
@@ -22,6 +24,7 @@ from mplat.config.model import (
     Location,
     RegistrySettings,
 )
+from mplat.config.origins import Document
 from mplat.values.platform import Platform
 from mplat.values.reference import parse_reference, parse_repository
 from tests.unit.config.support import (
@@ -281,3 +284,32 @@ def test_the_garbage_collector_is_left_as_it_was(enabled: bool, text: str) -> No
             gc.enable()
         else:
             gc.disable()
+
+
+# ------------------------------------------------------------------------------------------
+# The stages, one by one
+
+
+def test_the_stages_one_by_one_give_what_loading_gives() -> None:
+    text = EXAMPLE.read_text(encoding="utf-8")
+    name = str(EXAMPLE)
+    document = yamlnodes.parse_document(read.source_text(read.read_file(name), name), name)
+    report = schema.check_schema(document)
+    config, found = build_config(document, report.tainted)
+    assert report.problems == [] and found == []
+    assert config == load_config(EXAMPLE) == load_config_text(text, name)
+
+
+def test_a_stage_can_rewrite_the_document_between_yaml_and_schema() -> None:
+    # Where templating or merging several files will go: data and origins travel together,
+    # and problems in rewritten data still point where it was written.
+    document = yamlnodes.parse_document(
+        VALID_HEAD + "    manifests: [{image: a.io/b:1}]\n", "t.yaml"
+    )
+    lists = document.data["lists"]
+    assert isinstance(lists, list)
+    lists[0]["state"] = "gone"
+    report = schema.check_schema(Document(document.data, document.origins))
+    assert [str(p) for p in report.problems] == [
+        't.yaml:3:5: lists[0].state: expected one of "present", "absent", got "gone"'
+    ]

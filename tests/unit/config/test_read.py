@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from mplat.config import read
 from mplat.config.loader import load_config, load_config_text
 from mplat.config.model import (
     ConfigError,
@@ -114,3 +115,17 @@ def test_not_utf8_names_the_position(tmp_path: Path, data: bytes, expected: Prob
     path = tmp_path / "bad.yaml"
     path.write_bytes(data)
     assert problems_of(path) == [expected]
+
+
+# ------------------------------------------------------------------------------------------
+# The stage on its own
+
+
+def test_read_file_and_source_text_are_the_first_stage(tmp_path: Path) -> None:
+    path = write(tmp_path, VALID_HEAD)
+    data = read.read_file(str(path))
+    assert data == VALID_HEAD.encode()
+    assert read.source_text(b"\xef\xbb\xbf" + data, str(path)) == VALID_HEAD
+    assert read.source_text("\ufeff" + VALID_HEAD, str(path)) == VALID_HEAD
+    with pytest.raises(ConfigError, match="not valid UTF-8"):
+        read.source_text(b"\xff", "x.yaml")

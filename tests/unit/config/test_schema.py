@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from mplat.config import schema as config_schema
+from mplat.config import yamlnodes
 from mplat.config.loader import load_config_text
 from mplat.config.model import ConfigError
+from mplat.values.reference import ReferenceError, validate_tag
 from mplat.values.text import json_quoted
 from tests.support.paths import ROOT
 from tests.unit.config.support import (
@@ -317,3 +322,37 @@ def test_unprintable_characters_are_escaped_in_messages(char: str, escaped: str)
 
 def test_printable_text_is_quoted_as_written() -> None:
     assert json_quoted('é ü 😀 "x"') == '"é ü 😀 \\"x\\""'
+
+
+# ------------------------------------------------------------------------------------------
+# The stage on its own, and the grammar it borrows
+
+
+def test_check_schema_reports_problems_and_taints_what_it_refused() -> None:
+    text = VALID_HEAD + "    prune: yes\n    manifests: [{image: a.io/b:1}]\n"
+    report = config_schema.check_schema(yamlnodes.parse_document(text, "s.yaml"))
+    assert [str(p) for p in report.problems] == [
+        's.yaml:5:12: lists[0].prune: expected true or false, got "yes"'
+    ]
+    assert report.tainted == [("lists", 0, "prune")]
+    missing = config_schema.check_schema(yamlnodes.parse_document(VALID_HEAD, "s.yaml"))
+    assert [p.message for p in missing.problems] == [
+        'lists[0]: missing required key "manifests" (needed unless state is "absent")'
+    ]
+    assert missing.tainted == [("lists", 0, "manifests")]
+
+
+def test_the_tag_pattern_is_checked_by_validate_tag() -> None:
+    tag = _schema()["$defs"]["tag"]
+    assert tag["x-checked-by"] == "mplat.values.reference.validate_tag"
+    assert config_schema._RULES[tag["x-checked-by"]] is validate_tag
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text("aZ09_.-\n", max_size=130), st.text(max_size=8)))
+def test_what_the_tag_pattern_refuses_validate_tag_refuses(text: str) -> None:
+    # The pattern only words the refusal; it must never refuse a tag mplat accepts.
+    pattern = _schema()["$defs"]["tag"]["pattern"]
+    if re.search(pattern, text) is None:
+        with pytest.raises(ReferenceError):
+            validate_tag(text)

@@ -11,7 +11,7 @@ from ruamel.yaml.nodes import MappingNode, SequenceNode
 
 from mplat.config import yamlnodes
 from mplat.config.loader import load_config, load_config_text
-from mplat.config.model import ConfigError
+from mplat.config.model import ConfigError, Location
 from mplat.config.read import MAX_FILE_BYTES
 from mplat.config.yamlnodes import MAX_NODES
 from tests.unit.config.support import (
@@ -299,3 +299,29 @@ def test_deep_flow_nesting_is_refused_before_parsing() -> None:
     # Nesting well within the limit is still fine.
     shallow = "[" * 10 + "]" * 10
     assert len(load_config_text(f"{EXAMPLE.read_text()}\nx-ok: {shallow}\n", "ok.yaml").lists) == 1
+
+
+# ------------------------------------------------------------------------------------------
+# The stage on its own
+
+
+def test_parse_document_gives_data_and_where_each_value_was_written() -> None:
+    text = "version: 1\nlists:\n  - tags: [a, 1.10]\n    format:\n"
+    document = yamlnodes.parse_document(text, "d.yaml")
+    assert document.data == {"version": 1, "lists": [{"tags": ["a", 1.1], "format": None}]}
+    origins = document.origins
+    assert origins.value(("lists", 0, "tags", 1)) == Location("d.yaml", 3, 15)
+    assert origins.key(("lists", 0, "tags")) == Location("d.yaml", 3, 5)
+    # The text as written, for messages: YAML made 1.10 into 1.1.
+    assert (origin := origins.get(("lists", 0, "tags", 1))) and origin.text == "1.10"
+    # An empty value is placed at its key.
+    assert origins.value(("lists", 0, "format")) == Location("d.yaml", 4, 5)
+
+
+def test_parse_document_raises_all_ambiguities_together() -> None:
+    with pytest.raises(ConfigError) as caught:
+        yamlnodes.parse_document("a: 1\na: 2\nb: !!binary x\n", "d.yaml")
+    assert [(p.location.line, p.message[:13]) for p in caught.value.problems] == [
+        (2, "duplicate key"),
+        (3, "unsupported Y"),
+    ]
