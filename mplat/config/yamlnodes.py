@@ -31,7 +31,8 @@ __all__ = ["MAX_DEPTH", "MAX_NODES", "Converter", "compose", "parse_document"]
 MAX_NODES = 300_000
 """Bound on values written and after alias expansion, so a "billion laughs" file fails fast.
 10,000 one-tag lists of 3 entries need 170,000 (image only) to 230,000 (with platform
-strings); at ~25 µs a node to parse and check, it also bounds the worst file to ~8 s."""
+strings). Pure-Python ruamel takes ~30-40 µs of CPU a value, so it also bounds the worst
+file to ~10-13 s, mostly in ruamel's scanner."""
 MAX_DEPTH = 64
 """Bound on nesting (ours needs about 10), which also stops recursive aliases like ``&a [*a]``."""
 
