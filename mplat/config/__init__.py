@@ -1,4 +1,10 @@
-"""Configuration: the YAML file that declares the desired multi-platform tags."""
+"""Configuration: the YAML file that declares the desired multi-platform tags.
+
+``loader.load_config`` runs the stages, each a module: ``read`` (the file), ``yamlnodes``
+(YAML -> an ``origins.Document``: data plus where each value was written), ``schema``
+(shapes, types, spellings) and ``build`` (the rules of meaning -> ``model.Config``).
+Importing this package loads only the model; the loader's parsers load when it is used.
+"""
 
 from mplat.config.model import (
     Config,

@@ -51,6 +51,11 @@ class ConfigError(MplatError):
         )
         super().__init__("\n".join(str(p) for p in self.problems))
 
+    @classmethod
+    def at(cls, file: str, line: int, column: int, message: str) -> ConfigError:
+        """One problem that stops loading (the file, its YAML), where no other can be found."""
+        return cls([ConfigProblem(Location(file, line, column), message)])
+
 
 @dataclass(frozen=True, slots=True)
 class RegistrySettings:
