@@ -10,7 +10,7 @@ from mplat.config import yamlnodes
 from mplat.config.build import build_config
 from mplat.config.loader import load_config, load_config_text
 from mplat.config.model import ConfigError
-from tests.unit.config.support import (
+from tests.support.configs import (
     VALID_HEAD,
     Problem,
     problems,

@@ -27,7 +27,7 @@ from mplat.config.model import (
 from mplat.config.origins import Document
 from mplat.values.platform import Platform
 from mplat.values.reference import parse_reference, parse_repository
-from tests.unit.config.support import (
+from tests.support.configs import (
     EXAMPLE,
     VALID_HEAD,
     lists_config,

@@ -15,7 +15,7 @@ from mplat.config.model import (
     Location,
 )
 from mplat.config.read import MAX_FILE_BYTES
-from tests.unit.config.support import (
+from tests.support.configs import (
     VALID_HEAD,
     Problem,
     problems_of,

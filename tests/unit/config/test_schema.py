@@ -18,12 +18,12 @@ from mplat.config.loader import load_config_text
 from mplat.config.model import ConfigError
 from mplat.values.reference import ReferenceError, validate_tag
 from mplat.values.text import json_quoted
-from tests.support.paths import ROOT
-from tests.unit.config.support import (
+from tests.support.configs import (
     VALID_HEAD,
     Problem,
     problems,
 )
+from tests.support.paths import ROOT
 
 SCHEMA = ROOT / "schemas" / "mplat.schema.json"
 

@@ -14,7 +14,7 @@ from mplat.config.loader import load_config, load_config_text
 from mplat.config.model import ConfigError, Location
 from mplat.config.read import MAX_FILE_BYTES
 from mplat.config.yamlnodes import MAX_NODES
-from tests.unit.config.support import (
+from tests.support.configs import (
     EXAMPLE,
     VALID_HEAD,
     Problem,
