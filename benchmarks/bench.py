@@ -713,9 +713,9 @@ def machine_info() -> dict[str, Any]:
 
 
 PLAN_IMPORTS = (
-    "import mplat.cli.main, mplat.config.loader, mplat.engine.planner, mplat.engine.apply, "
-    "mplat.output.text, "
-    "mplat.registry.pool, mplat.registry.cache"
+    "import mplat.cli.main, mplat.cli.commands.plan, mplat.cli.commands.apply, "
+    "mplat.config.loader, mplat.engine.planner, mplat.engine.apply, mplat.output.text, "
+    "mplat.registry.pool, mplat.registry.operations, mplat.registry.cache"
 )
 
 
