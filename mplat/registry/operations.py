@@ -28,7 +28,7 @@ from mplat.registry.errors import (
     RegistryError,
     parse_error_body,
 )
-from mplat.registry.retry import Again, Retrying, RetryPolicy, Verdict
+from mplat.registry.retry import Again, Retrying, RetryPolicy, Verdict, retryable_status
 from mplat.registry.session import Session
 from mplat.values import mediatypes as mt
 from mplat.values.digest import sha256_digest
@@ -62,7 +62,7 @@ def _error(resp: httpx.Response, registry: str, repository: str | None, what: st
         what,
         status=resp.status_code,
         errors=errors,
-        retryable=resp.status_code >= 500 or resp.status_code == 429,
+        retryable=retryable_status(resp.status_code),
     )
 
 

@@ -22,7 +22,7 @@ from mplat.registry.credentials import Credential
 from mplat.registry.errors import RegistryError
 from mplat.registry.operations import RegistryClient
 from mplat.registry.pool import ConnectionSettings, RegistryPool
-from mplat.registry.retry import RetryPolicy
+from mplat.registry.retry import RetryPolicy, retryable_status
 
 SECRET = "Pw-mplat-SECRET-7f3a9c"
 USER = "alice"
@@ -290,6 +290,28 @@ def test_warning_headers_are_surfaced_once(serve: Callable[..., Scripted]) -> No
         f'{server.address} warns: say "bye"',
     ]
     assert pool.notices.messages == emitted
+
+
+@pytest.mark.parametrize("status", [408, 429, 500, 501, 503, 505, 507])
+def test_retryable_errors_are_the_statuses_the_retry_loop_repeats(
+    serve: Callable[..., Scripted], status: int
+) -> None:
+    """One definition (retry.retryable_status) for a request's retries, a refused write's
+    error and a failed token server: a transfer is repeated only for "not now" answers."""
+    registry = serve(default=(status, {}))
+    pool = make_pool()
+    with pytest.raises(RegistryError) as info:
+        run_with(pool, lambda: client_for(pool, registry).delete_manifest("a/b", DIGEST))
+    assert (info.value.status, info.value.retryable) == (status, retryable_status(status))
+
+    token_server = serve(default=(status, {}))
+    challenge = f'Bearer realm="http://{token_server.address}/token",service=x'
+    registry = serve(default=(401, {"WWW-Authenticate": challenge}))
+    pool = make_pool(retry=RetryPolicy(attempts=1))
+    with pytest.raises(RegistryError) as info:
+        run_with(pool, lambda: client_for(pool, registry).head_manifest("a/b", "v1"))
+    assert "the token server failed" in str(info.value)
+    assert (info.value.status, info.value.retryable) == (status, retryable_status(status))
 
 
 BASIC_CHALLENGE: Reply = (401, {"WWW-Authenticate": 'Basic realm="test"'})
