@@ -35,7 +35,7 @@ from mplat.registry.secrets import (
     secret_forms,
     string_field,
 )
-from mplat.values.reference import DOCKER_HUB
+from mplat.values.reference import DOCKER_HUB, DOCKER_HUB_ALIASES
 
 __all__ = [
     "HELPER_TIMEOUT_SECONDS",
@@ -48,9 +48,9 @@ __all__ = [
 
 log = logging.getLogger("mplat.credentials")
 
-_HUB_HOSTS = frozenset({DOCKER_HUB, "index.docker.io", "registry-1.docker.io"})
+_HUB_HOSTS = frozenset({DOCKER_HUB, *DOCKER_HUB_ALIASES})
 # Exact spellings tried first for Hub, docker's own key before the podman and API-host ones.
-_HUB_KEYS = (DOCKER_HUB_SERVER_URL, DOCKER_HUB, "index.docker.io", "registry-1.docker.io")
+_HUB_KEYS = (DOCKER_HUB_SERVER_URL, DOCKER_HUB, *DOCKER_HUB_ALIASES)
 _ENTRY_FIELDS = ("auth", "username", "password", "identitytoken", "registrytoken")
 FileKind = Literal["docker", "containers"]
 """``docker``: config.json, host keys only. ``containers``: auth.json, keys may be namespaces."""

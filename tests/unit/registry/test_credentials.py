@@ -25,12 +25,19 @@ from mplat.registry.credentials import (
     EntryStep,
     HelperStep,
     auth_file_locations,
+    canonical_registry,
     lookup_credential,
     namespace_keys,
     parse_auth_file,
     plan_file,
 )
 from mplat.registry.secrets import Credential, CredentialError, redact_secrets, secret_forms
+from mplat.values.reference import (
+    DOCKER_HUB,
+    DOCKER_HUB_ALIASES,
+    DOCKER_HUB_INDEX_HOST,
+    parse_reference,
+)
 
 SECRET = "s3cr3t-Pa55w0rd-do-not-print"
 TOKEN = "eyJhbGciOiJSUzI1NiJ9.identity-refresh-token-XYZ123"
@@ -689,3 +696,12 @@ def test_known_secret_is_redacted_from_another_helper_failure(env: Env) -> None:
     assert password not in text and leaked not in text
     forms = secret_forms(Credential("alice", password))
     assert redact_secrets(f"x {password} y", forms) == "x [redacted] y"
+
+
+def test_hub_spellings_are_the_ones_references_normalise() -> None:
+    """One list of Docker Hub's names (values.reference): a login stored under any of them
+    is found for the registry a reference to that name normalises to."""
+    for host in (DOCKER_HUB, *DOCKER_HUB_ALIASES):
+        assert canonical_registry(host) == parse_reference(f"{host}/a/b").registry == DOCKER_HUB
+    assert canonical_registry("quay.io") == "quay.io"
+    assert credhelpers.DOCKER_HUB_SERVER_URL.startswith(f"https://{DOCKER_HUB_INDEX_HOST}/")
