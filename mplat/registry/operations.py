@@ -13,7 +13,6 @@ that failed midway); they run through the same loop and policy as every request
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 
 import httpx
@@ -31,7 +30,7 @@ from mplat.registry.errors import (
 from mplat.registry.retry import Again, Retrying, RetryPolicy, Verdict, retryable_status
 from mplat.registry.session import Session
 from mplat.values import mediatypes as mt
-from mplat.values.digest import sha256_digest
+from mplat.values.digest import Sha256, names_sha256, sha256_digest
 from mplat.values.manifest import MAX_MANIFEST_BYTES, ManifestError, parse_manifest
 
 _Read = tuple[httpx.Response, bytes | None]
@@ -102,7 +101,7 @@ class RegistryClient:
             # Older registries omit the header: read the body and hash it ourselves.
             fetched = await self.get_manifest(repository, ref)
             return ManifestInfo(fetched.digest, fetched.media_type, fetched.size)
-        if ref.startswith("sha256:") and digest != ref:
+        if names_sha256(ref) and digest != ref:
             raise ContentError(
                 self.registry, repository, f"HEAD {ref} answered with digest {digest}"
             )
@@ -110,7 +109,7 @@ class RegistryClient:
 
     async def get_manifest(self, repository: str, ref: str) -> FetchedManifest:
         """Fetch, verify and parse a manifest. Raises NotFoundError when absent."""
-        by_digest = ref.startswith("sha256:")
+        by_digest = names_sha256(ref)
         if by_digest and self.cache is not None:
             cached = self.cache.get(ref)
             if cached is not None:
@@ -156,7 +155,7 @@ class RegistryClient:
             )
         digest = sha256_digest(data)
         claimed = resp.headers.get("docker-content-digest")
-        if claimed and claimed.startswith("sha256:") and claimed != digest:
+        if claimed and names_sha256(claimed) and claimed != digest:
             raise ContentError(
                 self.registry,
                 repository,
@@ -196,7 +195,7 @@ class RegistryClient:
         if resp.status_code not in (200, 201, 202):
             raise _error(resp, self.registry, repository, f"PUT manifest {ref} refused")
         claimed = resp.headers.get("docker-content-digest")
-        if claimed and claimed.startswith("sha256:") and claimed != digest:
+        if claimed and names_sha256(claimed) and claimed != digest:
             raise ContentError(
                 self.registry,
                 repository,
@@ -299,7 +298,7 @@ class RegistryClient:
             if resp.status_code != 200:
                 await read_capped(resp, deadline=self.session.timeout)
                 raise _error(resp, self.registry, repository, f"blob {digest} not readable")
-            hasher = hashlib.sha256()
+            hasher = Sha256()
             total = 0
             async for chunk in resp.aiter_bytes(BLOB_CHUNK):
                 total += len(chunk)
@@ -309,7 +308,7 @@ class RegistryClient:
                     )
                 hasher.update(chunk)
                 yield chunk
-            got = "sha256:" + hasher.hexdigest()
+            got = hasher.digest()
             if got != digest:
                 raise ContentError(
                     self.registry, repository, f"blob {digest}: the bytes received hash to {got}"
