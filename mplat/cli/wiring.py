@@ -32,10 +32,11 @@ def run(main: Coroutine[Any, Any, int]) -> int:
 def registry_pool(config: Config | None, args: argparse.Namespace) -> RegistryPool:
     """The pool every registry request goes through, set up from the config and the flags."""
     from mplat.registry.api import Notices
-    from mplat.registry.credentials import Credential, CredentialError, CredentialResolver
+    from mplat.registry.credentials import CredentialResolver
     from mplat.registry.errors import RegistryError
     from mplat.registry.pool import ConnectionSettings, RegistryPool
     from mplat.registry.retry import RetryPolicy
+    from mplat.registry.secrets import Credential, CredentialError
 
     def settings(registry: str) -> ConnectionSettings:
         s = config.settings_for(registry) if config else None

@@ -23,7 +23,6 @@ from typing import Literal
 from mplat import files
 from mplat.registry.credhelpers import (
     DOCKER_HUB_SERVER_URL,
-    HELPER_TIMEOUT_SECONDS,
     HelperMemo,
     ask_helper,
 )
@@ -37,14 +36,8 @@ from mplat.registry.secrets import (
 )
 from mplat.values.reference import DOCKER_HUB, DOCKER_HUB_ALIASES
 
-__all__ = [
-    "HELPER_TIMEOUT_SECONDS",
-    "Credential",
-    "CredentialError",
-    "CredentialResolver",
-    "lookup_credential",
-    "redact_secrets",
-]
+__all__ = ["CredentialResolver", "lookup_credential"]
+"""The credential and its errors live in :mod:`mplat.registry.secrets`; import them there."""
 
 log = logging.getLogger("mplat.credentials")
 

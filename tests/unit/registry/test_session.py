@@ -18,11 +18,11 @@ from typing import Any, TypeVar
 import pytest
 
 from mplat.registry.api import Notices
-from mplat.registry.credentials import Credential
 from mplat.registry.errors import RegistryError
 from mplat.registry.operations import RegistryClient
 from mplat.registry.pool import ConnectionSettings, RegistryPool
 from mplat.registry.retry import RetryPolicy, retryable_status
+from mplat.registry.secrets import Credential
 
 SECRET = "Pw-mplat-SECRET-7f3a9c"
 USER = "alice"
