@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from mplat import __version__
-from mplat.registry.api import Notices
+from mplat.registry.api import DEFAULT_PARALLELISM, Notices
 from mplat.registry.auth import Authenticator, AuthState, parse_challenges, scope_for
 from mplat.registry.bodies import read_capped
 from mplat.registry.errors import RegistryError
@@ -151,7 +151,7 @@ class Session:
         insecure: bool = False,
         ca_file: str | None = None,
         credential: Callable[[str | None], Credential | None] | None = None,
-        parallelism: int = 8,
+        parallelism: int = DEFAULT_PARALLELISM,
         retry: RetryPolicy | None = None,
         notices: Notices | None = None,
         timeout: float = 30.0,
