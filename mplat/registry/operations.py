@@ -28,7 +28,7 @@ from mplat.registry.errors import (
     parse_error_body,
 )
 from mplat.registry.retry import Again, Retrying, RetryPolicy, Verdict, retryable_status
-from mplat.registry.session import Session
+from mplat.registry.session import Params, Session
 from mplat.values import mediatypes as mt
 from mplat.values.digest import Sha256, names_sha256, sha256_digest
 from mplat.values.manifest import MAX_MANIFEST_BYTES, ManifestError, parse_manifest
@@ -219,7 +219,7 @@ class RegistryClient:
         """All tags, following ``Link`` pagination; [] for a repository that does not exist."""
         tags: list[str] = []
         path: str | None = f"/v2/{repository}/tags/list"
-        params: list[tuple[str, str | int | float | bool | None]] | None = [("n", str(page_size))]
+        params: Params | None = [("n", str(page_size))]
         while path:
             resp = await self.session.request("GET", path, repository=repository, params=params)
             if resp.status_code == 404:
