@@ -32,6 +32,7 @@ from mplat.registry.session import Params, Session
 from mplat.values import mediatypes as mt
 from mplat.values.digest import Sha256, names_sha256, sha256_digest
 from mplat.values.manifest import MAX_MANIFEST_BYTES, ManifestError, parse_manifest
+from mplat.values.text import shown
 
 _Read = tuple[httpx.Response, bytes | None]
 """A manifest GET's answer and its body (None when too large to be a manifest)."""
@@ -103,7 +104,7 @@ class RegistryClient:
             return ManifestInfo(fetched.digest, fetched.media_type, fetched.size)
         if names_sha256(ref) and digest != ref:
             raise ContentError(
-                self.registry, repository, f"HEAD {ref} answered with digest {digest}"
+                self.registry, repository, f"HEAD {ref} answered with digest {shown(digest)}"
             )
         return ManifestInfo(digest, media_type, int(length))
 
@@ -159,7 +160,8 @@ class RegistryClient:
             raise ContentError(
                 self.registry,
                 repository,
-                f"manifest {ref}: registry claims digest {claimed} but the bytes hash to {digest}",
+                f"manifest {ref}: registry claims digest {shown(claimed)} but the bytes hash to"
+                f" {digest}",
             )
         if by_digest and digest != ref:
             raise ContentError(
@@ -199,7 +201,7 @@ class RegistryClient:
             raise ContentError(
                 self.registry,
                 repository,
-                f"PUT {ref}: registry stored digest {claimed}, expected {digest}",
+                f"PUT {ref}: registry stored digest {shown(claimed)}, expected {digest}",
             )
         return digest
 

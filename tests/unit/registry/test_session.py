@@ -314,6 +314,24 @@ def test_retryable_errors_are_the_statuses_the_retry_loop_repeats(
     assert (info.value.status, info.value.retryable) == (status, retryable_status(status))
 
 
+_CLAIMS: dict[str, Callable[[RegistryClient], Coroutine[Any, Any, object]]] = {
+    "head": lambda c: c.head_manifest("a/b", DIGEST),
+    "get": lambda c: c.get_manifest("a/b", "v1"),
+    "put": lambda c: c.put_manifest("a/b", "v1", b"{}", MANIFEST_TYPE),
+}
+
+
+@pytest.mark.parametrize("call", sorted(_CLAIMS))
+def test_a_claimed_digest_is_made_safe_to_print(serve: Callable[..., Scripted], call: str) -> None:
+    """Header values reach mplat byte for byte: a forged digest must not drive the terminal."""
+    forged = OK_HEADERS | {"Docker-Content-Digest": "sha256:\x1b[2J\x1b]0;owned\x07"}
+    server = serve(default=(200, forged))
+    pool = make_pool()
+    with pytest.raises(RegistryError) as info:
+        run_with(pool, lambda: _CLAIMS[call](client_for(pool, server)))
+    assert "digest 'sha256:" in str(info.value) and str(info.value).isprintable()
+
+
 BASIC_CHALLENGE: Reply = (401, {"WWW-Authenticate": 'Basic realm="test"'})
 
 
