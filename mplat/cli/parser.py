@@ -13,6 +13,7 @@ from typing import NoReturn
 
 from mplat import __version__
 from mplat.cli.errors import EXIT_ERROR
+from mplat.registry.api import DEFAULT_PARALLELISM
 
 
 class _Parser(argparse.ArgumentParser):
@@ -61,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         default=None,
         metavar="N",
-        help="requests in flight per registry (default 8; registries.<host>.parallelism wins)",
+        help=f"requests in flight per registry (default {DEFAULT_PARALLELISM};"
+        " registries.<host>.parallelism wins)",
     )
     net.add_argument(
         "--timeout",

@@ -31,11 +31,12 @@ def run(main: Coroutine[Any, Any, int]) -> int:
 
 def registry_pool(config: Config | None, args: argparse.Namespace) -> RegistryPool:
     """The pool every registry request goes through, set up from the config and the flags."""
-    from mplat.registry.api import Notices
-    from mplat.registry.credentials import Credential, CredentialError, CredentialResolver
+    from mplat.registry.api import DEFAULT_PARALLELISM, Notices
+    from mplat.registry.credentials import CredentialResolver
     from mplat.registry.errors import RegistryError
     from mplat.registry.pool import ConnectionSettings, RegistryPool
     from mplat.registry.retry import RetryPolicy
+    from mplat.registry.secrets import Credential, CredentialError
 
     def settings(registry: str) -> ConnectionSettings:
         s = config.settings_for(registry) if config else None
@@ -75,7 +76,7 @@ def registry_pool(config: Config | None, args: argparse.Namespace) -> RegistryPo
         credential_for=credential,
         notices=notices,
         cache=cache,
-        parallelism=args.parallelism or 8,
+        parallelism=args.parallelism or DEFAULT_PARALLELISM,
         retry=RetryPolicy(attempts=args.retries),
         timeout=args.timeout,
     )

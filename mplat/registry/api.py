@@ -15,6 +15,11 @@ from typing import Protocol
 
 from mplat.values.manifest import Manifest
 
+DEFAULT_PARALLELISM = 8
+"""Requests in flight to one registry unless the user says otherwise. Defined here, in the
+module any layer may import without loading the network stack, so the CLI's help, the pool
+and the session name one number."""
+
 
 class ContentCache(Protocol):
     """Immutable content by digest (manifests, config blobs); see mplat.registry.cache."""

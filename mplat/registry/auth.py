@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import httpx
 
 from mplat.registry.errors import RegistryError, parse_error_body
+from mplat.registry.retry import retryable_status
 from mplat.registry.secrets import Credential
 
 _PARAM_RE = re.compile(r'\s*([A-Za-z0-9_.-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,"]*))\s*,?')
@@ -274,7 +275,7 @@ class Authenticator:
                 "the token server failed",
                 status=resp.status_code,
                 errors=parse_error_body(resp.content),
-                retryable=resp.status_code >= 500 or resp.status_code == 429,
+                retryable=retryable_status(resp.status_code),
             )
         try:
             doc = resp.json()

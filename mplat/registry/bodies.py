@@ -16,6 +16,22 @@ MAX_SMALL_BODY = 1 << 20
 more is not owed the memory, so reading stops here."""
 
 
+async def _read(resp: httpx.Response, limit: int, deadline: float | None) -> tuple[bytes, bool]:
+    """The one bounded read: the body's first ``limit`` bytes, and whether it had more
+    (reading stops there). ``deadline`` bounds the whole read."""
+    buf = bytearray()
+    try:
+        async with asyncio.timeout(deadline):
+            async for chunk in resp.aiter_bytes():
+                buf += chunk
+                if len(buf) > limit:
+                    del buf[limit:]
+                    return bytes(buf), True
+    except TimeoutError:
+        raise httpx.ReadTimeout(f"the body took longer than {deadline:g}s") from None
+    return bytes(buf), False
+
+
 async def read_capped(
     resp: httpx.Response, limit: int = MAX_SMALL_BODY, deadline: float | None = None
 ) -> bytes:
@@ -24,20 +40,12 @@ async def read_capped(
 
     ``deadline`` bounds the whole read.
     """
-    buf = bytearray()
     try:
-        async with asyncio.timeout(deadline):
-            async for chunk in resp.aiter_bytes():
-                buf += chunk
-                if len(buf) > limit:
-                    del buf[limit:]
-                    break
-    except TimeoutError:
-        raise httpx.ReadTimeout(f"the body took longer than {deadline:g}s") from None
+        data, _ = await _read(resp, limit, deadline)
     finally:
         await resp.aclose()
-    resp._content = bytes(buf)  # httpx's own slot for a read body
-    return resp._content
+    resp._content = data  # httpx's own slot for a read body
+    return data
 
 
 async def read_limited(
@@ -45,13 +53,5 @@ async def read_limited(
 ) -> bytes | None:
     """Read a whole body, or None once it passes ``limit`` bytes (a manifest too large to be
     one): unlike :func:`read_capped` a cut body is useless here, so none is returned."""
-    buf = bytearray()
-    try:
-        async with asyncio.timeout(deadline):
-            async for chunk in resp.aiter_bytes():
-                buf += chunk
-                if len(buf) > limit:
-                    return None
-    except TimeoutError:
-        raise httpx.ReadTimeout(f"the body took longer than {deadline:g}s") from None
-    return bytes(buf)
+    data, over = await _read(resp, limit, deadline)
+    return None if over else data

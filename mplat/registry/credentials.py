@@ -23,7 +23,6 @@ from typing import Literal
 from mplat import files
 from mplat.registry.credhelpers import (
     DOCKER_HUB_SERVER_URL,
-    HELPER_TIMEOUT_SECONDS,
     HelperMemo,
     ask_helper,
 )
@@ -35,22 +34,16 @@ from mplat.registry.secrets import (
     secret_forms,
     string_field,
 )
-from mplat.values.reference import DOCKER_HUB
+from mplat.values.reference import DOCKER_HUB, DOCKER_HUB_ALIASES
 
-__all__ = [
-    "HELPER_TIMEOUT_SECONDS",
-    "Credential",
-    "CredentialError",
-    "CredentialResolver",
-    "lookup_credential",
-    "redact_secrets",
-]
+__all__ = ["CredentialResolver", "lookup_credential"]
+"""The credential and its errors live in :mod:`mplat.registry.secrets`; import them there."""
 
 log = logging.getLogger("mplat.credentials")
 
-_HUB_HOSTS = frozenset({DOCKER_HUB, "index.docker.io", "registry-1.docker.io"})
+_HUB_HOSTS = frozenset({DOCKER_HUB, *DOCKER_HUB_ALIASES})
 # Exact spellings tried first for Hub, docker's own key before the podman and API-host ones.
-_HUB_KEYS = (DOCKER_HUB_SERVER_URL, DOCKER_HUB, "index.docker.io", "registry-1.docker.io")
+_HUB_KEYS = (DOCKER_HUB_SERVER_URL, DOCKER_HUB, *DOCKER_HUB_ALIASES)
 _ENTRY_FIELDS = ("auth", "username", "password", "identitytoken", "registrytoken")
 FileKind = Literal["docker", "containers"]
 """``docker``: config.json, host keys only. ``containers``: auth.json, keys may be namespaces."""

@@ -23,12 +23,12 @@ from mplat.registry.secrets import (
     redact_secrets,
     string_field,
 )
-from mplat.values.reference import DOCKER_HUB
+from mplat.values.reference import DOCKER_HUB, DOCKER_HUB_INDEX_HOST
 
 HELPER_TIMEOUT_SECONDS = 10.0
 """How long a helper may take; MPLAT_CREDENTIAL_HELPER_TIMEOUT (seconds) overrides it."""
 HELPER_TIMEOUT_ENV = "MPLAT_CREDENTIAL_HELPER_TIMEOUT"
-DOCKER_HUB_SERVER_URL = "https://index.docker.io/v1/"
+DOCKER_HUB_SERVER_URL = f"https://{DOCKER_HUB_INDEX_HOST}/v1/"
 """The key docker writes Hub logins under, and what a credential helper is asked for."""
 _HELPER_PREFIX = "docker-credential-"
 _HELPER_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")

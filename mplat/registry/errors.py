@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 
 from mplat.values.errors import MplatError
+from mplat.values.text import shown
 
 _HINTS: dict[str, str] = {
     "UNAUTHORIZED": "check the credentials for this registry (see README: Credentials)",
@@ -34,6 +35,9 @@ _HINTS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class ErrorDetail:
+    """One entry of a registry's error body, as sent: :meth:`RegistryError.describe` makes
+    it safe to print (``detail`` is JSON text, escaped by construction)."""
+
     code: str
     message: str
     detail: str = ""
@@ -73,7 +77,9 @@ class RegistryError(MplatError):
         if self.status is not None:
             text += f" (HTTP {self.status})"
         for err in self.errors:
-            text += f"\n  {err.code}: {err.message}"
+            # The layout is mplat's; code and message are the registry's, so made safe.
+            message = shown(err.message) if err.message else ""
+            text += f"\n  {shown(err.code)}: {message}"
             if err.detail:
                 text += f" [{err.detail}]"
             hint = _HINTS.get(err.code)

@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import httpx
 
 from mplat.registry.api import Notices
+from mplat.values.text import shown
 
 log = logging.getLogger("mplat.http")
 
@@ -83,13 +84,13 @@ def observe(registry: str, resp: httpx.Response, notices: Notices) -> None:
     if remaining:
         limit = resp.headers.get("ratelimit-limit", "?")
         notices.rate_limits[registry] = (
-            f"{remaining.split(';')[0]} of {limit.split(';')[0]} pulls left"
+            f"{shown(remaining.split(';')[0])} of {shown(limit.split(';')[0])} pulls left"
         )
     for warning in resp.headers.get_list("warning"):
         # RFC 7234: 299 - "text" ["date"]; show the text only.
         m = _WARN_TEXT_RE.search(warning)
         text = m.group(1).replace('\\"', '"') if m else warning
-        notices.add(f"{registry} warns: {text[:1024]}")
+        notices.add(f"{registry} warns: {shown(text)}")
 
 
 def note_retry(

@@ -13,7 +13,6 @@ that failed midway); they run through the same loop and policy as every request
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 
 import httpx
@@ -28,11 +27,12 @@ from mplat.registry.errors import (
     RegistryError,
     parse_error_body,
 )
-from mplat.registry.retry import Again, Retrying, RetryPolicy, Verdict
-from mplat.registry.session import Session
+from mplat.registry.retry import Again, Retrying, RetryPolicy, Verdict, retryable_status
+from mplat.registry.session import Params, Session
 from mplat.values import mediatypes as mt
-from mplat.values.digest import sha256_digest
+from mplat.values.digest import Sha256, names_sha256, sha256_digest
 from mplat.values.manifest import MAX_MANIFEST_BYTES, ManifestError, parse_manifest
+from mplat.values.text import shown
 
 _Read = tuple[httpx.Response, bytes | None]
 """A manifest GET's answer and its body (None when too large to be a manifest)."""
@@ -62,7 +62,7 @@ def _error(resp: httpx.Response, registry: str, repository: str | None, what: st
         what,
         status=resp.status_code,
         errors=errors,
-        retryable=resp.status_code >= 500 or resp.status_code == 429,
+        retryable=retryable_status(resp.status_code),
     )
 
 
@@ -102,15 +102,15 @@ class RegistryClient:
             # Older registries omit the header: read the body and hash it ourselves.
             fetched = await self.get_manifest(repository, ref)
             return ManifestInfo(fetched.digest, fetched.media_type, fetched.size)
-        if ref.startswith("sha256:") and digest != ref:
+        if names_sha256(ref) and digest != ref:
             raise ContentError(
-                self.registry, repository, f"HEAD {ref} answered with digest {digest}"
+                self.registry, repository, f"HEAD {ref} answered with digest {shown(digest)}"
             )
         return ManifestInfo(digest, media_type, int(length))
 
     async def get_manifest(self, repository: str, ref: str) -> FetchedManifest:
         """Fetch, verify and parse a manifest. Raises NotFoundError when absent."""
-        by_digest = ref.startswith("sha256:")
+        by_digest = names_sha256(ref)
         if by_digest and self.cache is not None:
             cached = self.cache.get(ref)
             if cached is not None:
@@ -156,11 +156,12 @@ class RegistryClient:
             )
         digest = sha256_digest(data)
         claimed = resp.headers.get("docker-content-digest")
-        if claimed and claimed.startswith("sha256:") and claimed != digest:
+        if claimed and names_sha256(claimed) and claimed != digest:
             raise ContentError(
                 self.registry,
                 repository,
-                f"manifest {ref}: registry claims digest {claimed} but the bytes hash to {digest}",
+                f"manifest {ref}: registry claims digest {shown(claimed)} but the bytes hash to"
+                f" {digest}",
             )
         if by_digest and digest != ref:
             raise ContentError(
@@ -196,11 +197,11 @@ class RegistryClient:
         if resp.status_code not in (200, 201, 202):
             raise _error(resp, self.registry, repository, f"PUT manifest {ref} refused")
         claimed = resp.headers.get("docker-content-digest")
-        if claimed and claimed.startswith("sha256:") and claimed != digest:
+        if claimed and names_sha256(claimed) and claimed != digest:
             raise ContentError(
                 self.registry,
                 repository,
-                f"PUT {ref}: registry stored digest {claimed}, expected {digest}",
+                f"PUT {ref}: registry stored digest {shown(claimed)}, expected {digest}",
             )
         return digest
 
@@ -220,7 +221,7 @@ class RegistryClient:
         """All tags, following ``Link`` pagination; [] for a repository that does not exist."""
         tags: list[str] = []
         path: str | None = f"/v2/{repository}/tags/list"
-        params: list[tuple[str, str | int | float | bool | None]] | None = [("n", str(page_size))]
+        params: Params | None = [("n", str(page_size))]
         while path:
             resp = await self.session.request("GET", path, repository=repository, params=params)
             if resp.status_code == 404:
@@ -299,7 +300,7 @@ class RegistryClient:
             if resp.status_code != 200:
                 await read_capped(resp, deadline=self.session.timeout)
                 raise _error(resp, self.registry, repository, f"blob {digest} not readable")
-            hasher = hashlib.sha256()
+            hasher = Sha256()
             total = 0
             async for chunk in resp.aiter_bytes(BLOB_CHUNK):
                 total += len(chunk)
@@ -309,7 +310,7 @@ class RegistryClient:
                     )
                 hasher.update(chunk)
                 yield chunk
-            got = "sha256:" + hasher.hexdigest()
+            got = hasher.digest()
             if got != digest:
                 raise ContentError(
                     self.registry, repository, f"blob {digest}: the bytes received hash to {got}"

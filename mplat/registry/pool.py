@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from mplat.registry.api import ContentCache, Notices
+from mplat.registry.api import DEFAULT_PARALLELISM, ContentCache, Notices
 from mplat.registry.operations import RegistryClient
 from mplat.registry.retry import RetryPolicy
 from mplat.registry.secrets import Credential
@@ -40,7 +40,7 @@ class RegistryPool:
     """(registry, repository) -> credential; repository None for registry-wide requests."""
     notices: Notices = field(default_factory=Notices)
     cache: ContentCache | None = None
-    parallelism: int = 8
+    parallelism: int = DEFAULT_PARALLELISM
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     timeout: float = 30.0
     _clients: dict[str, RegistryClient] = field(default_factory=dict)

@@ -28,6 +28,12 @@ RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 """HTTP answers that say "not now" rather than "no": worth asking again when it is safe."""
 
 
+def retryable_status(status: int) -> bool:
+    """THE test of an HTTP status: the request loop repeats these, and an error carrying one
+    is ``retryable`` (a whole transfer may be repeated); others (501, 505, ...) are final."""
+    return status in RETRY_STATUSES
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """Bounds on retries: a cron job must finish, and a struggling registry must get air.

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from mplat import __version__
-from mplat.registry.api import Notices
+from mplat.registry.api import DEFAULT_PARALLELISM, Notices
 from mplat.registry.auth import Authenticator, AuthState, parse_challenges, scope_for
 from mplat.registry.bodies import read_capped
 from mplat.registry.errors import RegistryError
@@ -42,7 +42,7 @@ from mplat.registry.observe import (
     observe,
     retry_after,
 )
-from mplat.registry.retry import RETRY_STATUSES, Again, Retrying, RetryPolicy, Verdict
+from mplat.registry.retry import Again, Retrying, RetryPolicy, Verdict, retryable_status
 from mplat.registry.secrets import Credential
 from mplat.registry.tls import context_for, is_cert_error, untrusted
 from mplat.values.reference import is_loopback_host
@@ -151,7 +151,7 @@ class Session:
         insecure: bool = False,
         ca_file: str | None = None,
         credential: Callable[[str | None], Credential | None] | None = None,
-        parallelism: int = 8,
+        parallelism: int = DEFAULT_PARALLELISM,
         retry: RetryPolicy | None = None,
         notices: Notices | None = None,
         timeout: float = 30.0,
@@ -350,7 +350,7 @@ class Session:
                             await resp.aclose()
                         continue
                 return resp
-            if resp.status_code in RETRY_STATUSES:
+            if retryable_status(resp.status_code):
                 return Again(f"HTTP {resp.status_code}", value=resp, retry_after=retry_after(resp))
             return resp
 
@@ -422,7 +422,7 @@ class Session:
                 log_failure(method, url, exc)
                 return Again(exc.__class__.__name__, error=exc)
             log_answer(method, url, resp.status_code)
-            if resp.status_code in RETRY_STATUSES:
+            if retryable_status(resp.status_code):
                 return Again(f"HTTP {resp.status_code}", value=resp, retry_after=retry_after(resp))
             return resp
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 
+SHA256_PREFIX = "sha256:"
 SHA256_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
 """The only digest form mplat computes, accepts for its own references, and writes."""
 GENERIC_RE = re.compile(r"^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
@@ -17,7 +18,27 @@ GENERIC_RE = re.compile(r"^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
 
 
 def sha256_digest(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
+    return SHA256_PREFIX + hashlib.sha256(data).hexdigest()
+
+
+class Sha256:
+    """A sha256 digest computed piece by piece, for content too large to hold (blobs)."""
+
+    def __init__(self) -> None:
+        self._hash = hashlib.sha256()
+
+    def update(self, data: bytes) -> None:
+        self._hash.update(data)
+
+    def digest(self) -> str:
+        """The digest of everything so far, in the form :func:`sha256_digest` writes."""
+        return SHA256_PREFIX + self._hash.hexdigest()
+
+
+def names_sha256(value: str) -> bool:
+    """Written as a sha256 digest, well formed or not: content asked for or claimed by such a
+    digest must hash to it exactly, so a malformed one fails the check instead of skipping it."""
+    return value.startswith(SHA256_PREFIX)
 
 
 def is_digest(value: str) -> bool:
@@ -29,4 +50,4 @@ def is_descriptor_digest(value: object) -> bool:
     """A digest a descriptor may carry: any algorithm's form, and sha256 ones exactly."""
     if not isinstance(value, str) or not GENERIC_RE.fullmatch(value):
         return False
-    return not value.startswith("sha256:") or bool(SHA256_RE.fullmatch(value))
+    return not names_sha256(value) or bool(SHA256_RE.fullmatch(value))

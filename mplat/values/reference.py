@@ -26,8 +26,10 @@ __all__ = [
 
 DOCKER_HUB = "docker.io"
 DOCKER_HUB_API_HOST = "registry-1.docker.io"
-# Spellings of Docker Hub that users copy from old docs or from the API host; all mean docker.io.
-_DOCKER_HUB_ALIASES = frozenset({"index.docker.io", DOCKER_HUB_API_HOST})
+DOCKER_HUB_INDEX_HOST = "index.docker.io"
+DOCKER_HUB_ALIASES = (DOCKER_HUB_INDEX_HOST, DOCKER_HUB_API_HOST)
+"""Spellings of Docker Hub that users copy from old docs or from the API host; all mean
+docker.io. In the order credential stores are searched for them (docker's before the API's)."""
 _OFFICIAL_PREFIX = "library/"
 MAX_PATH_LENGTH = 255
 """distribution/reference >= v0.6.0 caps the path only; the registry host is not counted."""
@@ -157,7 +159,7 @@ class Reference:
         problem = _domain_problem(self.registry) or _path_problem(self.repository)
         if problem is None and not _looks_like_domain(self.registry):
             problem = f"registry {self.registry!r} would be read back as a Docker Hub namespace"
-        if problem is None and self.registry in _DOCKER_HUB_ALIASES:
+        if problem is None and self.registry in DOCKER_HUB_ALIASES:
             problem = f"registry {self.registry!r} must be normalised to {DOCKER_HUB!r}"
         if problem is None and self.registry == DOCKER_HUB and "/" not in self.repository:
             problem = f"a Docker Hub repository needs a namespace, e.g. 'library/{self.repository}'"
@@ -231,7 +233,7 @@ def parse_reference(text: str) -> Reference:
         problem = _domain_problem(domain)
         if problem is not None:
             raise _fail("reference", text, problem)
-        if domain in _DOCKER_HUB_ALIASES:
+        if domain in DOCKER_HUB_ALIASES:
             domain = DOCKER_HUB
     else:
         # No '/' at all means a Docker Hub official image, even for "localhost" or

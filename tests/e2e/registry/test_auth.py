@@ -21,11 +21,12 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from mplat.registry.credentials import Credential, lookup_credential
+from mplat.registry.credentials import lookup_credential
 from mplat.registry.errors import RegistryError
 from mplat.registry.operations import RegistryClient
 from mplat.registry.pool import ConnectionSettings, RegistryPool
 from mplat.registry.retry import RetryPolicy
+from mplat.registry.secrets import Credential
 from tests.support.registry import REGISTRY_BINARY, RegistryServer
 from tests.support.seed import seed_image
 from tests.support.token_server import ANONYMOUS, TokenServer

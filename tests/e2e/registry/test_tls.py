@@ -19,10 +19,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from mplat.registry.credentials import Credential
 from mplat.registry.errors import RegistryError
 from mplat.registry.pool import ConnectionSettings, RegistryPool
 from mplat.registry.retry import RetryPolicy
+from mplat.registry.secrets import Credential
 from mplat.registry.session import Session
 from tests.support.registry import REGISTRY_BINARY, RegistryServer
 from tests.support.seed import seed_image

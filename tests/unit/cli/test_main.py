@@ -11,7 +11,7 @@ import pytest
 from mplat.cli.commands import validate
 from mplat.cli.main import main
 from mplat.config.model import ConfigError, ConfigProblem, Location
-from mplat.registry.credentials import CredentialError
+from mplat.registry.secrets import CredentialError
 from mplat.values.errors import MplatError
 from mplat.values.manifest import ManifestError
 from mplat.values.platform import PlatformError

@@ -8,6 +8,7 @@ are small shell scripts in a temporary directory put on the injected PATH.
 
 from __future__ import annotations
 
+import ast
 import base64
 import json
 import traceback
@@ -18,19 +19,27 @@ from typing import Any
 
 import pytest
 
-from mplat.registry import credhelpers
+from mplat.registry import credentials, credhelpers
 from mplat.registry.credentials import (
     AuthFile,
     CredentialResolver,
     EntryStep,
     HelperStep,
     auth_file_locations,
+    canonical_registry,
     lookup_credential,
     namespace_keys,
     parse_auth_file,
     plan_file,
 )
 from mplat.registry.secrets import Credential, CredentialError, redact_secrets, secret_forms
+from mplat.values.reference import (
+    DOCKER_HUB,
+    DOCKER_HUB_ALIASES,
+    DOCKER_HUB_INDEX_HOST,
+    parse_reference,
+)
+from tests.support.paths import ROOT
 
 SECRET = "s3cr3t-Pa55w0rd-do-not-print"
 TOKEN = "eyJhbGciOiJSUzI1NiJ9.identity-refresh-token-XYZ123"
@@ -689,3 +698,23 @@ def test_known_secret_is_redacted_from_another_helper_failure(env: Env) -> None:
     assert password not in text and leaked not in text
     forms = secret_forms(Credential("alice", password))
     assert redact_secrets(f"x {password} y", forms) == "x [redacted] y"
+
+
+def test_hub_spellings_are_the_ones_references_normalise() -> None:
+    """One list of Docker Hub's names (values.reference): a login stored under any of them
+    is found for the registry a reference to that name normalises to."""
+    for host in (DOCKER_HUB, *DOCKER_HUB_ALIASES):
+        assert canonical_registry(host) == parse_reference(f"{host}/a/b").registry == DOCKER_HUB
+    assert canonical_registry("quay.io") == "quay.io"
+    assert credhelpers.DOCKER_HUB_SERVER_URL.startswith(f"https://{DOCKER_HUB_INDEX_HOST}/")
+
+
+def test_secrets_are_imported_from_where_they_live() -> None:
+    """credentials finds credentials; the credential, its error and the scrubbing belong to
+    secrets, and a second import path for them would let the two drift apart."""
+    assert sorted(credentials.__all__) == ["CredentialResolver", "lookup_credential"]
+    moved = {"Credential", "CredentialError", "redact_secrets", "HELPER_TIMEOUT_SECONDS"}
+    for path in [*ROOT.glob("mplat/**/*.py"), *ROOT.glob("tests/**/*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module == "mplat.registry.credentials":
+                assert not moved & {a.name for a in node.names}, path

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import email.utils
 
-from mplat.registry.observe import parse_retry_after, redact_url
+import httpx
+
+from mplat.registry.api import Notices
+from mplat.registry.observe import observe, parse_retry_after, redact_url
 
 SECRET = "Pw-mplat-SECRET-7f3a9c"
 
@@ -33,3 +36,26 @@ def test_redact_url_hides_signed_query_values() -> None:
     assert redact_url("https://r.example/v2/a/tags/list?n=10&last=x") == (
         "https://r.example/v2/a/tags/list?n=10&last=x"
     )
+
+
+def _notes(headers: dict[str, str]) -> list[str]:
+    notices = Notices()
+    observe("r.example", httpx.Response(200, headers=headers), notices)
+    return [*notices.messages, *notices.rate_limits.values()]
+
+
+def test_warning_text_is_made_safe_to_print() -> None:
+    """A registry's Warning text may carry terminal escapes or a forged second line."""
+    for forged in ("\x1b[2J\x1b[31mred", "ok\\nError: forged", "ok\rError: forged"):
+        (note,) = _notes({"Warning": f'299 - "{forged}"'})
+        assert note.startswith("r.example warns: ")
+        assert note.isprintable(), note
+    assert _notes({"Warning": '299 - "plain words"'}) == ["r.example warns: plain words"]
+
+
+def test_rate_limit_header_values_are_made_safe_to_print() -> None:
+    (note,) = _notes({"RateLimit-Limit": "100\x1b[31m", "RateLimit-Remaining": "7\x1b]0;x\x07"})
+    assert note.isprintable(), note
+    assert _notes({"RateLimit-Limit": "100;w=1", "RateLimit-Remaining": "7;w=1"}) == [
+        "7 of 100 pulls left"
+    ]

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 
+from mplat.registry.api import DEFAULT_PARALLELISM
 from mplat.registry.pool import ConnectionSettings, RegistryPool
+from mplat.registry.session import Session
 from mplat.values.reference import parse_reference
 
 
@@ -39,3 +42,9 @@ def test_connection_settings_default_to_verified_https_and_the_pool_parallelism(
     assert ConnectionSettings() == ConnectionSettings(
         insecure=False, ca_file=None, parallelism=None
     )
+
+
+def test_the_default_parallelism_is_one_number() -> None:
+    pool = RegistryPool(settings_for=lambda _: ConnectionSettings(), credential_for=lambda *_: None)
+    assert pool.parallelism == DEFAULT_PARALLELISM
+    assert inspect.signature(Session).parameters["parallelism"].default == DEFAULT_PARALLELISM

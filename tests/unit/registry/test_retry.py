@@ -14,7 +14,14 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from mplat.registry.retry import Again, Retrying, RetryPolicy, Verdict
+from mplat.registry.retry import (
+    RETRY_STATUSES,
+    Again,
+    Retrying,
+    RetryPolicy,
+    Verdict,
+    retryable_status,
+)
 
 
 @dataclass
@@ -252,3 +259,8 @@ def test_the_hook_may_find_the_operation_done() -> None:
     attempt, calls = script(Again("upload failed", value="there", error=Boom()), "ok")
     assert run(loop(RetryPolicy(), t).run(attempt, hook)) == "there"
     assert calls == [0] and t.sleeps == []
+
+
+def test_retryable_status_is_the_one_set() -> None:
+    assert {s for s in range(100, 600) if retryable_status(s)} == RETRY_STATUSES
+    assert {408, 429, 503} <= RETRY_STATUSES and not {400, 404, 501, 505} & RETRY_STATUSES

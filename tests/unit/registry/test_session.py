@@ -18,11 +18,11 @@ from typing import Any, TypeVar
 import pytest
 
 from mplat.registry.api import Notices
-from mplat.registry.credentials import Credential
 from mplat.registry.errors import RegistryError
 from mplat.registry.operations import RegistryClient
 from mplat.registry.pool import ConnectionSettings, RegistryPool
-from mplat.registry.retry import RetryPolicy
+from mplat.registry.retry import RetryPolicy, retryable_status
+from mplat.registry.secrets import Credential
 
 SECRET = "Pw-mplat-SECRET-7f3a9c"
 USER = "alice"
@@ -290,6 +290,46 @@ def test_warning_headers_are_surfaced_once(serve: Callable[..., Scripted]) -> No
         f'{server.address} warns: say "bye"',
     ]
     assert pool.notices.messages == emitted
+
+
+@pytest.mark.parametrize("status", [408, 429, 500, 501, 503, 505, 507])
+def test_retryable_errors_are_the_statuses_the_retry_loop_repeats(
+    serve: Callable[..., Scripted], status: int
+) -> None:
+    """One definition (retry.retryable_status) for a request's retries, a refused write's
+    error and a failed token server: a transfer is repeated only for "not now" answers."""
+    registry = serve(default=(status, {}))
+    pool = make_pool()
+    with pytest.raises(RegistryError) as info:
+        run_with(pool, lambda: client_for(pool, registry).delete_manifest("a/b", DIGEST))
+    assert (info.value.status, info.value.retryable) == (status, retryable_status(status))
+
+    token_server = serve(default=(status, {}))
+    challenge = f'Bearer realm="http://{token_server.address}/token",service=x'
+    registry = serve(default=(401, {"WWW-Authenticate": challenge}))
+    pool = make_pool(retry=RetryPolicy(attempts=1))
+    with pytest.raises(RegistryError) as info:
+        run_with(pool, lambda: client_for(pool, registry).head_manifest("a/b", "v1"))
+    assert "the token server failed" in str(info.value)
+    assert (info.value.status, info.value.retryable) == (status, retryable_status(status))
+
+
+_CLAIMS: dict[str, Callable[[RegistryClient], Coroutine[Any, Any, object]]] = {
+    "head": lambda c: c.head_manifest("a/b", DIGEST),
+    "get": lambda c: c.get_manifest("a/b", "v1"),
+    "put": lambda c: c.put_manifest("a/b", "v1", b"{}", MANIFEST_TYPE),
+}
+
+
+@pytest.mark.parametrize("call", sorted(_CLAIMS))
+def test_a_claimed_digest_is_made_safe_to_print(serve: Callable[..., Scripted], call: str) -> None:
+    """Header values reach mplat byte for byte: a forged digest must not drive the terminal."""
+    forged = OK_HEADERS | {"Docker-Content-Digest": "sha256:\x1b[2J\x1b]0;owned\x07"}
+    server = serve(default=(200, forged))
+    pool = make_pool()
+    with pytest.raises(RegistryError) as info:
+        run_with(pool, lambda: _CLAIMS[call](client_for(pool, server)))
+    assert "digest 'sha256:" in str(info.value) and str(info.value).isprintable()
 
 
 BASIC_CHALLENGE: Reply = (401, {"WWW-Authenticate": 'Basic realm="test"'})
