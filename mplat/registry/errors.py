@@ -33,6 +33,10 @@ _HINTS: dict[str, str] = {
 }
 
 
+MESSAGE_LIMIT = 500
+"""A registry's own error message is kept up to this long: Docker Hub's carry a URL at the end."""
+
+
 @dataclass(frozen=True)
 class ErrorDetail:
     """One entry of a registry's error body, as sent: :meth:`RegistryError.describe` makes
@@ -78,7 +82,7 @@ class RegistryError(MplatError):
             text += f" (HTTP {self.status})"
         for err in self.errors:
             # The layout is mplat's; code and message are the registry's, so made safe.
-            message = shown(err.message) if err.message else ""
+            message = shown(err.message, MESSAGE_LIMIT) if err.message else ""
             text += f"\n  {shown(err.code)}: {message}"
             if err.detail:
                 text += f" [{err.detail}]"
@@ -101,7 +105,7 @@ def parse_error_body(body: bytes) -> tuple[ErrorDetail, ...]:
         if not isinstance(item, dict):
             continue
         code = str(item.get("code") or "UNKNOWN")[:64]
-        message = str(item.get("message") or "")[:500]
+        message = str(item.get("message") or "")[:MESSAGE_LIMIT]
         detail = item.get("detail")
         detail_text = "" if detail in (None, "", [], {}) else json.dumps(detail)[:500]
         out.append(ErrorDetail(code, message, detail_text))

@@ -22,6 +22,9 @@ from mplat.values.text import shown
 
 log = logging.getLogger("mplat.http")
 
+WARNING_LIMIT = 1024
+"""A registry's Warning header text is shown up to this long."""
+
 _SAFE_QUERY_KEYS = frozenset({"digest", "mount", "from", "n", "last", "service", "scope", "tag"})
 _WARN_TEXT_RE = re.compile(r'"((?:[^"\\]|\\.)*)"')
 
@@ -90,7 +93,7 @@ def observe(registry: str, resp: httpx.Response, notices: Notices) -> None:
         # RFC 7234: 299 - "text" ["date"]; show the text only.
         m = _WARN_TEXT_RE.search(warning)
         text = m.group(1).replace('\\"', '"') if m else warning
-        notices.add(f"{registry} warns: {shown(text)}")
+        notices.add(f"{registry} warns: {shown(text, WARNING_LIMIT)}")
 
 
 def note_retry(

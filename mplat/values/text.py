@@ -10,10 +10,10 @@ import json
 SHOWN_LIMIT = 100
 
 
-def shown(text: str) -> str:
-    """Text for a message: as is when plain, else repr(); long text is cut."""
-    if len(text) > SHOWN_LIMIT:
-        return repr(text[:SHOWN_LIMIT]) + "…"
+def shown(text: str, limit: int = SHOWN_LIMIT) -> str:
+    """Text for a message: as is when plain, else repr(); text over ``limit`` is cut."""
+    if len(text) > limit:
+        return repr(text[:limit]) + "…"
     return text if text and text.isprintable() and text.strip() == text else repr(text)
 
 

@@ -49,3 +49,15 @@ def test_registry_supplied_text_cannot_forge_lines_or_drive_the_terminal() -> No
     assert lines[0] == "r.example/a/b: GET failed (HTTP 404)"
     assert [line[:3] for line in lines[1:]] == ["  '", "  N", "   "]  # no hint for a forged code
     assert err.has_code("NAME_UNKNOWN")
+
+
+def test_a_long_plain_registry_message_is_shown_whole() -> None:
+    # Docker Hub's rate-limit message ends in the URL that explains it: cutting at the generic
+    # display limit would lose exactly that.
+    hub = (
+        "You have reached your pull rate limit. You may increase the limit by authenticating "
+        "and upgrading: https://www.docker.com/increase-rate-limit"
+    )
+    body = _body({"code": "TOOMANYREQUESTS", "message": hub})
+    err = RegistryError("docker.io", "library/alpine", "HEAD", errors=parse_error_body(body))
+    assert f"TOOMANYREQUESTS: {hub}" in err.describe()
