@@ -1,10 +1,13 @@
-"""Reading user-named files without trusting them to be small, regular or finite."""
+"""Reading user-named files without trusting them to be small, regular or finite, and
+replacing files so that no reader ever sees half of one."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -23,22 +26,69 @@ def read_fd_capped(fd: int, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+class NotRegularFileError(OSError):
+    """``open_regular`` met a FIFO, device or directory: OSError(EINVAL), with its ``st_mode``.
+
+    The mode lets a caller word "is a directory" apart from other refusals.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], st_mode: int) -> None:
+        super().__init__(errno.EINVAL, "not a regular file", os.fspath(path))
+        self.st_mode = st_mode
+
+
 def open_regular(path: str | os.PathLike[str]) -> int:
     """Open ``path`` for reading only if it is a regular file; returns the descriptor.
 
     O_NONBLOCK: opening a FIFO without a writer would otherwise block forever, before fstat
-    could refuse it. Anything else (FIFO, device, directory) raises OSError(EINVAL).
+    could refuse it. Anything else (FIFO, device, directory) raises NotRegularFileError, an
+    OSError(EINVAL).
     """
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
     fd = os.open(path, flags)
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(errno.EINVAL, "not a regular file", os.fspath(path))
+        st_mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(st_mode):
+            raise NotRegularFileError(path, st_mode)
         os.set_blocking(fd, True)
     except BaseException:
         os.close(fd)
         raise
     return fd
+
+
+def write_atomic(
+    path: str | os.PathLike[str],
+    data: bytes,
+    mode: int = 0o600,
+    *,
+    prefix: str = ".tmp-",
+    sync: bool = True,
+) -> None:
+    """Replace ``path`` with ``data`` at once: readers see the old file or the new, never half.
+
+    The temporary file is a sibling (os.replace is atomic only within one filesystem) named
+    ``prefix``..., created with permissions ``mode``, and removed on any failure. ``sync``
+    forces the data out before the rename: some filesystems (NFS, quotas, delayed
+    allocation) report ENOSPC or EIO only then, and a file that never reached the disk must
+    not be reported written. Errors are OSError about the temporary file: callers name
+    ``path`` themselves.
+    """
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=prefix, dir=target.parent)  # created 0600
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            if mode != 0o600:
+                os.chmod(tmp, mode)
+            fh.write(data)
+            if sync:
+                fh.flush()
+                os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def home_dir(environ: Mapping[str, str]) -> Path | None:

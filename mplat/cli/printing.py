@@ -6,13 +6,12 @@ The CLI only picks the stream and whether to colour; ``mplat.output.text`` forma
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from typing import TYPE_CHECKING
 
 from mplat.output.text import Style, plan_lines
-from mplat.plan.json_codec import plan_to_json
+from mplat.plan.json_codec import dumps_plan
 
 if TYPE_CHECKING:
     from mplat.plan.model import Plan
@@ -28,7 +27,7 @@ def style(args: argparse.Namespace) -> Style:
 def print_plan(args: argparse.Namespace, plan: Plan) -> None:
     """Text on stdout, or JSON for `plan --json`; `apply --json` keeps stdout for its document."""
     if args.json and args.command == "plan":
-        print(json.dumps(plan_to_json(plan), indent=2))
+        print(dumps_plan(plan))
         return
     out = sys.stderr if args.json else sys.stdout
     for line in plan_lines(plan, style(args)):

@@ -13,10 +13,11 @@ from collections.abc import Awaitable, Callable
 
 from mplat.engine.concurrency import Once, run_bounded
 from mplat.engine.delete import by_repository, delete_change
-from mplat.plan.model import Change, ChildCopy, Plan
+from mplat.plan.model import BlobCopy, Change, ChildCopy, Plan
 from mplat.plan.outcome import ApplyResult, Outcome, StalePlanError
 from mplat.registry.api import Registries
 from mplat.registry.errors import RegistryError
+from mplat.values.reference import Reference
 
 Progress = Callable[[str], None]
 
@@ -44,7 +45,7 @@ class Applier:
     ) -> None:
         self.registries = registries
         self.progress = progress or (lambda _msg: None)
-        self._once: Once[tuple[str, ...], None] = Once()  # shared children and blobs
+        self._once: Once[tuple[object, ...], None] = Once()  # shared children and blobs
         self.groups_in_flight = groups
         self.stop = stop or asyncio.Event()
         self.abort = abort or asyncio.Event()
@@ -60,9 +61,7 @@ class Applier:
         """Refuse the whole plan if any tag it covers moved since planning."""
 
         async def now(c: Change) -> tuple[Change, str | None]:
-            registry, path = c.repository.registry, c.repository.repository
-            info = await self.registries.client(registry).head_manifest(path, c.tag)
-            return c, info.digest if info else None
+            return c, await self._now(c)
 
         seen = await asyncio.gather(*(now(c) for c in plan.changes))
         moved = [(c.address, c.live_digest, d) for c, d in seen if d != c.live_digest]
@@ -170,11 +169,16 @@ class Applier:
             if (on and off) or (maybe and len(g) > 1):
                 result.split.append((f"{g[0].repository}@{g[0].desired.digest}", on, off))
 
+    async def _now(self, c: Change) -> str | None:
+        """Where the change's tag points right now (one HEAD); None: the tag is absent."""
+        info = await self.registries.client(c.repository.registry).head_manifest(
+            c.repository.repository, c.tag
+        )
+        return info.digest if info else None
+
     async def _verify(self, changes: list[Change]) -> dict[str, str | None]:
         async def now(c: Change) -> tuple[str, str | None]:
-            registry, path = c.repository.registry, c.repository.repository
-            info = await self.registries.client(registry).head_manifest(path, c.tag)
-            return c.address, info.digest if info else None
+            return c.address, await self._now(c)
 
         found: dict[str, str | None] = {}
         tasks = [asyncio.ensure_future(now(c)) for c in changes]
@@ -191,11 +195,10 @@ class Applier:
     async def _apply_group(self, changes: list[Change], result: ApplyResult) -> None:
         first = changes[0]
         assert first.desired is not None
-        registry, path = first.repository.registry, first.repository.repository
         try:
             self._check()
             await asyncio.gather(
-                *(self._bring_child(registry, path, copy) for copy in first.children)
+                *(self._bring_child(first.repository, copy) for copy in first.children)
             )
             self._check()  # nothing of this list is tagged yet: stopping here splits nothing
         except _Stopped:
@@ -214,18 +217,17 @@ class Applier:
         # one HEAD and one PUT each, and tags of one list must agree.
         moved = False
         for c in changes:
-            outcome = await self._write_tag(registry, path, c, stoppable=not moved)
+            outcome = await self._write_tag(c, stoppable=not moved)
             moved = moved or (outcome.ok and c.action != "repair")
             result.outcomes.append(outcome)
 
-    async def _write_tag(
-        self, registry: str, path: str, c: Change, stoppable: bool = True
-    ) -> Outcome:
+    async def _write_tag(self, c: Change, stoppable: bool = True) -> Outcome:
         assert c.desired is not None
         if c.action == "repair":
             self.progress(f"{c.address}: children restored")
             return Outcome(c.address, c.action, True, "children restored")
-        client = self.registries.client(registry)
+        client = self.registries.client(c.repository.registry)
+        path = c.repository.repository
         try:
             # Re-check right before writing: another writer may have won, or it may already
             # hold the desired list (immutable-tag registries refuse identical re-pushes).
@@ -253,57 +255,40 @@ class Applier:
         self.progress(f"{c.address}: {verb} {digest}")
         return Outcome(c.address, c.action, True, f"{verb} {digest}")
 
-    def _bring_child(self, registry: str, path: str, copy: ChildCopy) -> Awaitable[None]:
-        return self._once(
-            ("manifest", registry, path, copy.digest),
-            lambda: self._copy_child(registry, path, copy),
-        )
+    def _bring_child(self, target: Reference, copy: ChildCopy) -> Awaitable[None]:
+        return self._once(("manifest", target, copy.digest), lambda: self._copy_child(target, copy))
 
-    async def _copy_child(self, registry: str, path: str, copy: ChildCopy) -> None:
-        target = self.registries.client(registry)
-        if await target.head_manifest(path, copy.digest) is not None:
+    async def _copy_child(self, target: Reference, copy: ChildCopy) -> None:
+        """Bring one child manifest (and the blobs it lacks) into ``target`` (no tag)."""
+        client = self.registries.client(target.registry)
+        if await client.head_manifest(target.repository, copy.digest) is not None:
             return
-        src_registry, src_path = copy.source.registry, copy.source.repository
-        source = self.registries.client(src_registry)
         await asyncio.gather(
             *(
                 self._once(
-                    ("blob", registry, path, b.digest),
-                    functools.partial(
-                        self._copy_blob,
-                        registry,
-                        path,
-                        src_registry,
-                        src_path,
-                        b.digest,
-                        b.size,
-                        b.how,
-                    ),
+                    ("blob", target, b.digest),
+                    functools.partial(self._copy_blob, target, copy.source, b),
                 )
                 for b in copy.blobs
             )
         )
-        fetched = await source.get_manifest(src_path, copy.digest)
+        source = self.registries.client(copy.source.registry)
+        fetched = await source.get_manifest(copy.source.repository, copy.digest)
         self._check()
-        await target.put_manifest(path, copy.digest, fetched.data, fetched.media_type)
-        self.progress(f"{registry}/{path}: copied child {copy.digest} from {copy.source}")
+        await client.put_manifest(target.repository, copy.digest, fetched.data, fetched.media_type)
+        self.progress(f"{target.name}: copied child {copy.digest} from {copy.source}")
 
-    async def _copy_blob(
-        self,
-        registry: str,
-        path: str,
-        src_registry: str,
-        src_path: str,
-        digest: str,
-        size: int,
-        how: str,
-    ) -> None:
-        target = self.registries.client(registry)
-        if await target.blob_size(path, digest) is not None:
+    async def _copy_blob(self, target: Reference, source: Reference, blob: BlobCopy) -> None:
+        """Mount ``blob`` from ``source`` into ``target`` (same registry), else stream it."""
+        client = self.registries.client(target.registry)
+        path, digest = target.repository, blob.digest
+        if await client.blob_size(path, digest) is not None:
             return
         self._check()
-        if how == "mount" and await target.mount_blob(path, digest, src_path):
+        if blob.how == "mount" and await client.mount_blob(path, digest, source.repository):
             return
-        source = self.registries.client(src_registry)
+        origin = self.registries.client(source.registry)
         self._check()
-        await target.upload_blob(path, digest, size, lambda: source.stream_blob(src_path, digest))
+        await client.upload_blob(
+            path, digest, blob.size, lambda: origin.stream_blob(source.repository, digest)
+        )

@@ -11,7 +11,6 @@ single-platform images are never deleted by digest: other lists may depend on th
 from __future__ import annotations
 
 import asyncio
-import json
 import secrets
 from collections.abc import AsyncIterator, Callable, Iterable
 
@@ -21,6 +20,7 @@ from mplat.registry.api import Registries, Registry
 from mplat.registry.errors import RegistryError
 from mplat.values import mediatypes as mt
 from mplat.values.digest import sha256_digest
+from mplat.values.manifest import render_placeholder
 
 EMPTY_BLOB = b"{}"
 EMPTY_DIGEST = sha256_digest(EMPTY_BLOB)
@@ -115,14 +115,7 @@ async def _untag(client: Registry, path: str, tag: str, digest: str) -> None:
             yield EMPTY_BLOB
 
         await client.upload_blob(path, EMPTY_DIGEST, len(EMPTY_BLOB), body)
-    doc = {
-        "schemaVersion": 2,
-        "mediaType": mt.OCI_MANIFEST,
-        "config": {"mediaType": mt.OCI_EMPTY, "digest": EMPTY_DIGEST, "size": len(EMPTY_BLOB)},
-        "layers": [],
-        "annotations": {"dev.mplat.untag": secrets.token_hex(16)},
-    }
-    data = json.dumps(doc, indent=2).encode()
+    data = render_placeholder(EMPTY_DIGEST, len(EMPTY_BLOB), secrets.token_hex(16))
     placeholder = await client.put_manifest(path, tag, data, mt.OCI_MANIFEST)
     try:
         await client.delete_manifest(path, placeholder)

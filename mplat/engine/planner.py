@@ -41,7 +41,25 @@ from mplat.values.digest import sha256_digest
 from mplat.values.manifest import ImageManifest, Index, render_index
 from mplat.values.reference import Reference
 
-Target = tuple[str, str]  # (normalised repository name, tag)
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One ``--target`` tag: planning is limited to the tags named so."""
+
+    repository: Reference  # no tag, no digest: equal to the ListSpec's repository
+    tag: str
+
+    @classmethod
+    def of(cls, reference: Reference) -> Target:
+        """The target a tagged reference names (``registry/repository:tag``)."""
+        if reference.tag is None:
+            raise ValueError(f"a target needs a tag: {reference}")
+        return cls(Reference(reference.registry, reference.repository), reference.tag)
+
+    @property
+    def address(self) -> str:
+        return f"{self.repository.name}:{self.tag}"
+
 
 # Tags other tools own: OCI referrers fallback tags and cosign signatures/attestations/SBOMs.
 _REFERRER_TAG = re.compile(r"^sha256-[0-9a-f]{64}(\.[a-z]+)?$")
@@ -92,14 +110,14 @@ def unmatched_targets(lists: Collection[ListSpec], targets: Collection[Target]) 
     A target matches a declared tag, or any tag of a repository with ``prune: true`` (its
     undeclared tags are prune candidates, which only planning can tell apart).
     """
-    declared = {(spec.repository.name, t) for spec in lists for t in spec.tags}
-    pruned = {spec.repository.name for spec in lists if spec.prune}
-    addresses = sorted(f"{r}:{t}" for r, t in declared)
+    declared = {Target(spec.repository, t) for spec in lists for t in spec.tags}
+    pruned = {spec.repository for spec in lists if spec.prune}
+    addresses = sorted(t.address for t in declared)
     problems = []
-    for repository, tag in sorted(targets):
-        if (repository, tag) in declared or repository in pruned:
+    for target in sorted(targets, key=lambda t: (t.repository.name, t.tag)):
+        if target in declared or target.repository in pruned:
             continue
-        address = f"{repository}:{tag}"
+        address = target.address
         close = difflib.get_close_matches(address, addresses, n=3)
         hint = f"; did you mean: {', '.join(close)}" if close else ""
         problems.append(f"no declared tag matches --target {address}{hint}")
@@ -109,7 +127,7 @@ def unmatched_targets(lists: Collection[ListSpec], targets: Collection[Target]) 
 def _selected_tags(spec: ListSpec, options: PlanOptions) -> list[str]:
     if options.targets is None:
         return list(spec.tags)
-    return [t for t in spec.tags if (spec.repository.name, t) in options.targets]
+    return [t for t in spec.tags if Target(spec.repository, t) in options.targets]
 
 
 async def _plan_list(
@@ -156,7 +174,7 @@ async def _plan_prune(
     try:
         tags = [t for t in await client.list_tags(target.repository) if t not in declared]
         if options.targets is not None:
-            tags = [t for t in tags if (target.name, t) in options.targets]
+            tags = [t for t in tags if Target(target, t) in options.targets]
         tags = [t for t in tags if not _REFERRER_TAG.match(t)]
         infos = await asyncio.gather(*(client.head_manifest(target.repository, t) for t in tags))
         candidates = [
@@ -166,7 +184,7 @@ async def _plan_prune(
     except RegistryError as exc:
         cause = f"prune: {exc}"
         return [], [PlanError(f"{spec.location}: {cause}", target, (), cause, str(spec.location))]
-    owned = [ownership(v, target.name, t) for (t, _), v in zip(candidates, lives, strict=True)]
+    owned = [ownership(v, target, t) for (t, _), v in zip(candidates, lives, strict=True)]
     old = sorted(t for (t, _), o in zip(candidates, owned, strict=True) if o == "old")
     if old:
         registries.notices.add(
@@ -266,7 +284,7 @@ async def render_desired(
                 raise SourceError("attestation entries need format: oci")
     if spec.format == "oci":
         descriptors = [c.descriptor for c in children]
-        annotations = {**spec.annotations, **owner_annotations(spec.repository.name, spec.tags)}
+        annotations = {**spec.annotations, **owner_annotations(spec.repository, spec.tags)}
     else:
         # A Docker list has no annotations, urls or artifactType, and render_index leaves
         # them out; the entries compared and shown must be exactly the rendered ones, or the

@@ -19,12 +19,17 @@ from mplat.registry.api import FetchedManifest, Registries
 from mplat.registry.errors import NotFoundError
 from mplat.values import mediatypes as mt
 from mplat.values.errors import MplatError
-from mplat.values.manifest import Descriptor, ImageManifest, Index
+from mplat.values.manifest import (
+    ATTESTATION_REFERENCE_DIGEST,
+    Descriptor,
+    ImageManifest,
+    Index,
+    is_attestation,
+)
 from mplat.values.platform import Platform, PlatformError
 from mplat.values.reference import Reference
 
 MAX_CONFIG_BYTES = 4 * 1024 * 1024
-ATTESTATION_TYPE = "attestation-manifest"
 
 
 class SourceError(MplatError):
@@ -56,10 +61,6 @@ class ResolvedEntry:
     children: tuple[Child, ...]
     warnings: tuple[str, ...] = ()
     resolved_digest: str = ""
-
-
-def is_attestation(d: Descriptor) -> bool:
-    return d.annotations.get("vnd.docker.reference.type") == ATTESTATION_TYPE
 
 
 class SourceResolver:
@@ -138,7 +139,8 @@ class SourceResolver:
         children = select_from_index(entry, m)
         return ResolvedEntry(
             tuple(
-                Child(d, pinned.with_digest(d.digest), False, is_attestation(d)) for d in children
+                Child(d, pinned.with_digest(d.digest), False, is_attestation(d.annotations))
+                for d in children
             ),
             (),
             fetched.digest,
@@ -184,7 +186,7 @@ def select_from_index(entry: EntrySpec, index: Index) -> list[Descriptor]:
     platform_entries = [
         d
         for d in index.manifests
-        if not is_attestation(d) and d.platform and not d.platform.is_unknown()
+        if not is_attestation(d.annotations) and d.platform and not d.platform.is_unknown()
     ]
     for d in platform_entries:
         if d.media_type in mt.INDEX_TYPES:
@@ -206,6 +208,7 @@ def select_from_index(entry: EntrySpec, index: Index) -> list[Descriptor]:
         picked += [
             d
             for d in index.manifests
-            if is_attestation(d) and d.annotations.get("vnd.docker.reference.digest") in chosen
+            if is_attestation(d.annotations)
+            and d.annotations.get(ATTESTATION_REFERENCE_DIGEST) in chosen
         ]
     return picked

@@ -24,15 +24,16 @@ from mplat.plan.model import (
     Live,
 )
 from mplat.plan.wire import entry_json
+from mplat.values.reference import Reference
 
 
-def owner_annotations(repository: str, tags: Iterable[str]) -> dict[str, str]:
-    """The marker for a list mplat writes to ``tags`` of ``repository`` (normalised name)."""
-    refs = " ".join(sorted({f"{repository}:{t}" for t in tags}))
+def owner_annotations(repository: Reference, tags: Iterable[str]) -> dict[str, str]:
+    """The marker for a list mplat writes to ``tags`` of ``repository`` (its normalised name)."""
+    refs = " ".join(sorted({f"{repository.name}:{t}" for t in tags}))
     return {OWNER_ANNOTATION: OWNER_VALUE, OWNER_TAGS_ANNOTATION: refs}
 
 
-def ownership(live: Live | None, repository: str, tag: str) -> Literal["owned", "old", "no"]:
+def ownership(live: Live | None, repository: Reference, tag: str) -> Literal["owned", "old", "no"]:
     """Whether mplat wrote the list at ``repository:tag``, as far as its marker proves.
 
     "old": marked by an mplat older than the tags marker; that marker is the same on every copy
@@ -43,7 +44,7 @@ def ownership(live: Live | None, repository: str, tag: str) -> Literal["owned", 
     refs = live.annotations.get(OWNER_TAGS_ANNOTATION)
     if refs is None:
         return "old"
-    return "owned" if f"{repository}:{tag}" in refs.split(" ") else "no"
+    return "owned" if f"{repository.name}:{tag}" in refs.split(" ") else "no"
 
 
 def compare(desired: Desired, tag: str, live: Live | None, children_missing: bool) -> Change:

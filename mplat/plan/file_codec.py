@@ -38,6 +38,7 @@ from mplat.plan.wording import diff_line
 from mplat.values import mediatypes as mt
 from mplat.values.digest import is_descriptor_digest, sha256_digest
 from mplat.values.errors import MplatError
+from mplat.values.manifest import str_map
 from mplat.values.platform import Platform, PlatformError
 from mplat.values.reference import Reference, ReferenceError, parse_repository, validate_tag
 from mplat.values.text import brief
@@ -185,10 +186,6 @@ def _strs(value: object, where: str) -> tuple[str, ...]:
     return tuple(_str(v, f"{where}[{i}]") for i, v in enumerate(_list(value, where)))
 
 
-def _str_map(value: object, where: str) -> dict[str, str]:
-    return {k: _str(v, f"{where}[{brief(k)}]") for k, v in _obj(value, where).items()}
-
-
 def _digest(value: object, where: str) -> str:
     if not is_descriptor_digest(value):
         raise _bad(where, "a digest", value)
@@ -245,7 +242,7 @@ def _load_live(value: object, where: str) -> Live | None:
         media_type=media_type,
         digest=digest,
         entries=tuple(_load_entry(e, f"{where}.manifests[{i}]") for i, e in enumerate(manifests)),
-        annotations=_str_map(d.get("annotations", {}), f"{where}.annotations"),
+        annotations=str_map(d.get("annotations", {}), f"{where}.annotations", _bad),
         artifact_type=_opt(_str, d.get("artifactType"), f"{where}.artifactType"),
         subject=_opt(_load_entry, d.get("subject"), f"{where}.subject"),
     )
@@ -258,7 +255,7 @@ def _load_entry(value: object, where: str) -> Entry:
         digest=_digest(_field(e, "digest", where), f"{where}.digest"),
         size=_size(_field(e, "size", where), f"{where}.size"),
         platform=_platform(e.get("platform"), f"{where}.platform"),
-        annotations=_str_map(e.get("annotations", {}), f"{where}.annotations"),
+        annotations=str_map(e.get("annotations", {}), f"{where}.annotations", _bad),
         artifact_type=_opt(_str, e.get("artifactType"), f"{where}.artifactType"),
     )
 
@@ -306,7 +303,7 @@ def _load_desired(value: object, where: str, change: Change) -> Desired:
         digest=digest,
         entries=change.after.entries,
         annotations=dict(change.after.annotations),
-        sources=_str_map(d.get("sources", {}), f"{where}.sources"),
+        sources=str_map(d.get("sources", {}), f"{where}.sources", _bad),
         children=tuple(_load_child(cp, f"{where}.children[{i}]") for i, cp in enumerate(children)),
         warnings=change.warnings,
         prevent_destroy=change.prevent_destroy,

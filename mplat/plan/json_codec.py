@@ -6,6 +6,7 @@ added, so a reader written for "1" keeps working. Encode only; mplat never reads
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from mplat.plan.model import Change, Plan
@@ -13,6 +14,16 @@ from mplat.plan.outcome import ApplyResult
 from mplat.plan.wire import child_json, diff_json, error_json, live_json
 
 FORMAT_VERSION = "1"
+
+
+def dumps_plan(plan: Plan) -> str:
+    """The ``plan --json`` document as printed (one ``print`` of it is the whole stdout)."""
+    return json.dumps(plan_to_json(plan), indent=2)
+
+
+def dumps_apply(plan: Plan, result: ApplyResult | None) -> str:
+    """The ``apply --json`` document as printed; ``result`` is None when nothing was applied."""
+    return json.dumps(apply_to_json(plan, result), indent=2)
 
 
 def plan_to_json(plan: Plan) -> dict[str, Any]:

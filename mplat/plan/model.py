@@ -13,7 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from mplat.values.manifest import Descriptor, Index
+from mplat.values.manifest import (
+    ATTESTATION_REFERENCE_DIGEST,
+    Descriptor,
+    Index,
+    is_attestation,
+)
 from mplat.values.reference import Reference
 
 Action = Literal["create", "update", "repair", "delete", "no-op"]
@@ -76,8 +81,8 @@ class Entry:
             text += f" {p['os.version']}"
         if p.get("os.features"):
             text += " +" + "+".join(str(f) for f in p["os.features"])  # type: ignore[attr-defined]
-        if self.annotations.get("vnd.docker.reference.type") == "attestation-manifest":
-            ref = self.annotations.get("vnd.docker.reference.digest", "")
+        if is_attestation(self.annotations):
+            ref = self.annotations.get(ATTESTATION_REFERENCE_DIGEST, "")
             text = f"attestation for {ref[:19]}" if ref else "attestation"
         return text
 

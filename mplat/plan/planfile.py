@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import os
 import stat
-import tempfile
 from pathlib import Path
 
-from mplat.files import read_fd_capped
+from mplat.files import NotRegularFileError, open_regular, read_fd_capped, write_atomic
 from mplat.plan import file_codec
 from mplat.plan.file_codec import PlanFileError, errors_text
 from mplat.plan.model import Plan
@@ -59,25 +58,12 @@ def save_plan(plan: Plan, path: str | os.PathLike[str]) -> None:
             "saved plan must be complete. Fix them (or leave those lists out with --target) "
             "and plan again"
         )
-    data = file_codec.encode(plan)
+    data = file_codec.encode(plan).encode("utf-8")
     check_destination(target)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".mplat-plan-", dir=target.parent)
+        write_atomic(target, data, prefix=".mplat-plan-")
     except OSError as exc:
         raise _write_error(target, exc) from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(data)
-            fh.flush()
-            # Some filesystems (NFS, quotas, delayed allocation) report ENOSPC or EIO only
-            # here: without it a plan that never reached the disk would be reported saved.
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise _write_error(target, exc) from None
-        raise
 
 
 def _write_error(target: Path, exc: BaseException) -> PlanFileError:
@@ -97,22 +83,19 @@ def load_plan(path: str | os.PathLike[str]) -> Plan:
 
 def _read(p: Path) -> bytes:
     """Read a regular file of at most MAX_PLAN_BYTES; pipes and devices could block or never end."""
-    # O_NONBLOCK: opening a FIFO without a writer must not hang before fstat can refuse it.
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
     try:
-        fd = os.open(p, flags)
-    except IsADirectoryError:
+        fd = open_regular(p)
+    except NotRegularFileError as exc:
+        if stat.S_ISDIR(exc.st_mode):
+            raise PlanFileError(f"{p}: is a directory, not a plan file") from None
+        raise PlanFileError(f"{p}: not a regular file, so not a plan file") from None
+    except IsADirectoryError:  # where a directory cannot even be opened
         raise PlanFileError(f"{p}: is a directory, not a plan file") from None
     except (OSError, ValueError) as exc:  # ValueError: NUL byte in the path
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise PlanFileError(f"{p}: cannot read plan file ({reason})") from None
     try:
-        st = os.fstat(fd)
-        if stat.S_ISDIR(st.st_mode):
-            raise PlanFileError(f"{p}: is a directory, not a plan file")
-        if not stat.S_ISREG(st.st_mode):
-            raise PlanFileError(f"{p}: not a regular file, so not a plan file")
-        if st.st_size > MAX_PLAN_BYTES:
+        if os.fstat(fd).st_size > MAX_PLAN_BYTES:
             raise _too_large(p)
         data = read_fd_capped(fd, MAX_PLAN_BYTES)
     except OSError as exc:

@@ -12,12 +12,11 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mplat.files import home_dir, open_regular, read_fd_capped
+from mplat.files import home_dir, open_regular, read_fd_capped, write_atomic
 from mplat.values.digest import sha256_digest
 from mplat.values.manifest import MAX_MANIFEST_BYTES
 
@@ -92,15 +91,7 @@ class DiskCache:
             return
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(data)
-                os.replace(tmp, path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
+            write_atomic(path, data, sync=False)
         except OSError:
             return  # A cache that cannot be written is only slower, never wrong.
         self._written += len(data)

@@ -7,7 +7,7 @@ parsed JSON is never re-serialised for hashing.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +15,7 @@ from mplat.values import mediatypes as mt
 from mplat.values.digest import GENERIC_RE, is_descriptor_digest
 from mplat.values.errors import MplatError
 from mplat.values.platform import Platform, PlatformError
-from mplat.values.text import shown, shown_value
+from mplat.values.text import brief, shown, shown_value
 
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 """distribution refuses larger manifest bodies; mplat refuses to read larger ones too."""
@@ -99,14 +99,39 @@ class ImageManifest:
 Manifest = Index | ImageManifest
 
 
-def _str_map(value: object, where: str) -> dict[str, str]:
+ATTESTATION_REFERENCE_TYPE = "vnd.docker.reference.type"
+"""BuildKit marks an index entry that is an attestation (not a platform) with this annotation."""
+ATTESTATION_MANIFEST = "attestation-manifest"
+ATTESTATION_REFERENCE_DIGEST = "vnd.docker.reference.digest"
+"""On an attestation entry: the digest of the platform entry it attests."""
+
+
+def is_attestation(annotations: Mapping[str, str]) -> bool:
+    """Whether an entry with these annotations is a BuildKit attestation, not a platform."""
+    return annotations.get(ATTESTATION_REFERENCE_TYPE) == ATTESTATION_MANIFEST
+
+
+def str_map(
+    value: object, where: str, bad: Callable[[str, str, object], Exception]
+) -> dict[str, str]:
+    """``value`` as a JSON object of strings; ``bad(where, expected, got)`` builds the error.
+
+    Shared by manifests and plan files, which word their errors differently.
+    """
+    if not isinstance(value, dict):
+        raise bad(where, "an object", value)
+    for k, v in value.items():
+        if not isinstance(k, str) or not isinstance(v, str):
+            raise bad(f"{where}[{brief(k)}]", "a string", v)
+    return dict(value)
+
+
+def _annotations(value: object, where: str) -> dict[str, str]:
+    """Manifest annotations: absent is empty; anything else must map strings to strings."""
     if value is None:
         return {}
-    if not isinstance(value, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-    ):
-        raise ManifestError(f"{where}: annotations must map strings to strings")
-    return dict(value)
+    error = ManifestError(f"{where}: annotations must map strings to strings")
+    return str_map(value, where, lambda *_: error)
 
 
 def parse_descriptor(obj: object, where: str) -> Descriptor:
@@ -141,7 +166,7 @@ def parse_descriptor(obj: object, where: str) -> Descriptor:
         digest=digest,
         size=size,
         platform=platform,
-        annotations=_str_map(obj.get("annotations"), where),
+        annotations=_annotations(obj.get("annotations"), where),
         urls=tuple(urls),
         artifact_type=_artifact_type(obj.get("artifactType"), where),
     )
@@ -193,7 +218,7 @@ def parse_manifest(data: bytes, content_type: str | None = None) -> Manifest:
         return Index(
             media_type=media_type,
             manifests=tuple(parse_descriptor(e, f"manifests[{i}]") for i, e in enumerate(entries)),
-            annotations=_str_map(obj.get("annotations"), "index"),
+            annotations=_annotations(obj.get("annotations"), "index"),
             artifact_type=_artifact_type(obj.get("artifactType"), "index"),
             subject=(
                 parse_descriptor(obj["subject"], "subject")
@@ -237,3 +262,23 @@ def render_index(
         doc["annotations"] = dict(sorted(annotations.items()))
     # UTF-8 rather than \u escapes: the bytes are mplat's own and only need to be stable.
     return (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode()
+
+
+UNTAG_ANNOTATION = "dev.mplat.untag"
+"""Makes each placeholder manifest of the untag trick unique (mplat.engine.delete)."""
+
+
+def render_placeholder(empty_digest: str, empty_size: int, token: str) -> bytes:
+    """The tiny OCI image manifest a tag is moved to before it is deleted by digest.
+
+    ``token`` makes it unique, so deleting it by digest removes no other tag. The layout
+    (indent=2, ASCII escapes, no trailing newline) is what mplat has always written.
+    """
+    doc = {
+        "schemaVersion": 2,
+        "mediaType": mt.OCI_MANIFEST,
+        "config": {"mediaType": mt.OCI_EMPTY, "digest": empty_digest, "size": empty_size},
+        "layers": [],
+        "annotations": {UNTAG_ANNOTATION: token},
+    }
+    return json.dumps(doc, indent=2).encode()

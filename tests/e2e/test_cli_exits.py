@@ -138,7 +138,8 @@ def test_apply_json_with_errors_is_one_document(half: Path) -> None:
 
 def test_unmatched_targets_names_each_and_spares_prune_repositories(tmp_path: Path) -> None:
     from mplat.config.loader import load_config
-    from mplat.engine.planner import unmatched_targets
+    from mplat.engine.planner import Target, unmatched_targets
+    from mplat.values.reference import parse_reference
 
     cfg = write_config(
         tmp_path,
@@ -156,7 +157,8 @@ lists:
 """,
     )
     lists = load_config(cfg).lists
-    targets = {("a.io/app", "v1"), ("a.io/app", "v3"), ("b.io/zzz", "q"), ("a.io/pruned", "old")}
+    addresses = ("a.io/app:v1", "a.io/app:v3", "b.io/zzz:q", "a.io/pruned:old")
+    targets = {Target.of(parse_reference(a)) for a in addresses}
     assert unmatched_targets(lists, targets) == [
         "no declared tag matches --target a.io/app:v3; did you mean: a.io/app:v2, a.io/app:v1",
         "no declared tag matches --target b.io/zzz:q",

@@ -17,6 +17,8 @@ from tests.support.memregistry import MemoryRegistries
 
 HOST = "registry.test"
 OTHER = "other.test"
+REPO = "acme/app"  # the repository path (on HOST) the engine tests write to
+NAME = f"{HOST}/{REPO}"
 HERE = Location("mplat.yaml", 3, 5)
 
 
@@ -58,6 +60,11 @@ def listspec(
         prune=prune,
         prevent_destroy=prevent_destroy,
     )
+
+
+def target(address: str) -> Target:
+    """A ``--target`` value, as the CLI builds it from ``registry/repository:tag``."""
+    return Target.of(parse_reference(address))
 
 
 def plan(

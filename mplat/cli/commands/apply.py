@@ -7,7 +7,6 @@ applied exactly, after checking that the registries still look as they did when 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from typing import TYPE_CHECKING
@@ -19,7 +18,7 @@ from mplat.cli.printing import blocked_message, print_plan, style
 from mplat.config.loader import load_config
 from mplat.engine.apply import Applier
 from mplat.output.text import render_result
-from mplat.plan.json_codec import apply_to_json
+from mplat.plan.json_codec import dumps_apply
 from mplat.plan.outcome import ApplyResult
 
 if TYPE_CHECKING:
@@ -71,12 +70,12 @@ async def _apply(args: argparse.Namespace) -> int:
         report = interrupt.report(result, intr)
         if args.json:
             sys.stderr.write(report)
-            print(json.dumps(apply_to_json(plan, result), indent=2))
+            print(dumps_apply(plan, result))
         else:
             sys.stdout.write(report)
         return intr.exit_code
     if args.json:
-        print(json.dumps(apply_to_json(plan, result), indent=2))
+        print(dumps_apply(plan, result))
     elif result is not None:
         sys.stdout.write(render_result(result, text_style))
     if result is None:

@@ -64,7 +64,7 @@ async def make_plan(args: argparse.Namespace, config: Config, pool: RegistryPool
 
 
 def _targets(values: list[str]) -> set[Target] | None:
-    """``--target`` values as (repository, tag); None when the work is not limited."""
+    """``--target`` values as Target values; None when the work is not limited."""
     if not values:
         return None
     out = set()
@@ -75,5 +75,5 @@ def _targets(values: list[str]) -> set[Target] | None:
             raise UsageError(f"--target: {exc}") from None
         if ref.tag is None or ref.digest is not None:
             raise UsageError(f"--target {v!r}: expected REPOSITORY:TAG")
-        out.add((ref.name, ref.tag))
+        out.add(Target.of(ref))
     return out

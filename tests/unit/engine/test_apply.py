@@ -11,11 +11,9 @@ from mplat.config.model import ListSpec
 from mplat.engine.apply import Applier
 from mplat.plan.model import Plan
 from mplat.plan.outcome import StalePlanError
-from tests.support.engine import HOST, OTHER, actions, apply, by_address, listspec, plan
+from tests.support.engine import HOST, NAME, OTHER, REPO, actions, apply, by_address, listspec, plan
 from tests.support.memregistry import MemoryRegistries, MemoryRegistry, push_image
 
-REPO = "acme/app"
-NAME = f"{HOST}/{REPO}"
 SRC = f"{OTHER}/staging/app"
 
 

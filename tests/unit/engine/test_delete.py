@@ -20,11 +20,8 @@ from mplat.plan.outcome import Outcome
 from mplat.registry.errors import ErrorDetail, RegistryError
 from mplat.values import mediatypes as mt
 from mplat.values.reference import parse_repository
-from tests.support.engine import HOST, actions, apply, by_address, listspec, plan
+from tests.support.engine import HOST, NAME, REPO, actions, apply, by_address, listspec, plan
 from tests.support.memregistry import MemoryRegistries, MemoryRegistry, push_image
-
-REPO = "acme/app"
-NAME = f"{HOST}/{REPO}"
 
 
 def present(reg: MemoryRegistry, tags: list[str]) -> ListSpec:

@@ -8,26 +8,26 @@ import json
 import pytest
 
 from mplat.config.model import ListSpec
-from mplat.engine.planner import unmatched_targets
+from mplat.engine.planner import Target, unmatched_targets
 from mplat.plan.model import OWNER_ANNOTATION, ImageView, ListView
 from mplat.plan.wording import diff_text
 from mplat.values import mediatypes as mt
 from mplat.values.manifest import Descriptor, render_index
-from mplat.values.reference import parse_repository
+from mplat.values.reference import parse_reference, parse_repository
 from tests.support.engine import (
     HOST,
+    NAME,
     OTHER,
+    REPO,
     actions,
     apply,
     by_address,
     entry,
     listspec,
     plan,
+    target,
 )
 from tests.support.memregistry import MemoryRegistries, MemoryRegistry, push_image, push_index
-
-REPO = "acme/app"
-NAME = f"{HOST}/{REPO}"
 
 
 @pytest.fixture
@@ -183,15 +183,31 @@ def test_targets_select_tags_and_unmatched_ones_are_named(
 ) -> None:
     two_images(reg)
     spec = present(["x", "y"])
-    p = plan(registries, spec, targets={(NAME, "y")})
+    p = plan(registries, spec, targets={target(f"{NAME}:y")})
     assert actions(p) == {f"{NAME}:y": "create"}
-    assert plan(registries, spec, targets={(NAME, "z")}).changes == ()
-    problems = unmatched_targets([spec], {(NAME, "y"), (NAME, "w")})
+    assert plan(registries, spec, targets={target(f"{NAME}:z")}).changes == ()
+    problems = unmatched_targets([spec], {target(f"{NAME}:y"), target(f"{NAME}:w")})
     assert problems == [
         f"no declared tag matches --target {NAME}:w; did you mean: {NAME}:y, {NAME}:x"
     ]
     # In a pruned repository any tag may be a prune candidate: only planning can tell.
-    assert unmatched_targets([present(["x"], prune=True)], {(NAME, "zz")}) == []
+    assert unmatched_targets([present(["x"], prune=True)], {target(f"{NAME}:zz")}) == []
+
+
+def test_target_is_the_repository_without_tag_and_the_tag() -> None:
+    t = Target.of(parse_reference(f"{NAME}:v1"))
+    assert t == Target(parse_repository(NAME), "v1") and t.address == f"{NAME}:v1"
+    assert t.repository.tag is None
+    with pytest.raises(ValueError, match="needs a tag"):
+        Target.of(parse_repository(NAME))
+
+
+def test_unmatched_targets_are_named_in_repository_then_tag_order() -> None:
+    """Sorted as (repository, tag), not as the address text: "a/b" comes before "a/b-c"."""
+    specs = [present(["x"])]
+    named = [target(f"{NAME}-c:x"), target(f"{NAME}:w")]
+    problems = unmatched_targets(specs, set(named))
+    assert [p.split(" ")[5].rstrip(";") for p in problems] == [f"{NAME}:w", f"{NAME}-c:x"]
 
 
 def test_target_on_a_pruned_repository_limits_the_candidates(
@@ -199,7 +215,7 @@ def test_target_on_a_pruned_repository_limits_the_candidates(
 ) -> None:
     two_images(reg)
     apply(registries, plan(registries, present(["v1", "v2", "v3"])))
-    p = plan(registries, present(["v1"], prune=True), targets={(NAME, "v3")})
+    p = plan(registries, present(["v1"], prune=True), targets={target(f"{NAME}:v3")})
     assert actions(p) == {f"{NAME}:v3": "delete"}
 
 

@@ -5,20 +5,12 @@ from __future__ import annotations
 import pytest
 
 from mplat.config.model import EntrySpec, Location
-from mplat.engine.sources import SourceError, check_declared, is_attestation, select_from_index
+from mplat.engine.sources import SourceError, check_declared, select_from_index
 from mplat.values import mediatypes as mt
-from mplat.values.manifest import Descriptor, Index
+from mplat.values.manifest import Descriptor, Index, is_attestation
 from mplat.values.platform import Platform
 from mplat.values.reference import Reference
-
-DA = "sha256:" + "a" * 64
-DB = "sha256:" + "b" * 64
-DC = "sha256:" + "c" * 64
-DD = "sha256:" + "d" * 64
-DE = "sha256:" + "e" * 64
-DF = "sha256:" + "f" * 64
-D1 = "sha256:" + "1" * 64
-D2 = "sha256:" + "2" * 64
+from tests.support.builders import D1, D2, DA, DB, DC, DD, DE, DF
 
 IMAGE = Reference("localhost:5000", "acme/src", tag="1.0")
 HERE = Location("manifests.yaml", 7, 9)
@@ -54,19 +46,6 @@ INDEX = Index(
 def spec(*platforms: str | Platform, attestations: bool = False, all_: bool = False) -> EntrySpec:
     chosen = None if all_ else tuple(p if isinstance(p, Platform) else P(p) for p in platforms)
     return EntrySpec(IMAGE, HERE, platforms=chosen, attestations=attestations)
-
-
-# --- is_attestation ----------------------------------------------------------------------------
-
-
-def test_is_attestation() -> None:
-    assert is_attestation(ATT_AMD64)
-    assert is_attestation(attestation(D1, None))
-    assert not is_attestation(AMD64)
-    # unknown/unknown alone is not enough: the annotation is what marks an attestation
-    assert not is_attestation(image(D1, Platform("unknown", "unknown")))
-    other = Descriptor(mt.OCI_MANIFEST, D1, 1, None, {"vnd.docker.reference.type": "sbom"})
-    assert not is_attestation(other)
 
 
 # --- check_declared ----------------------------------------------------------------------------
@@ -217,7 +196,7 @@ def test_select_attestations_only_for_selected_entries() -> None:
 def test_select_drops_attestations_unless_asked() -> None:
     picked = select_from_index(spec("linux/amd64"), INDEX)
     assert picked == [AMD64]
-    assert not any(is_attestation(d) for d in select_from_index(spec(all_=True), INDEX))
+    assert not any(is_attestation(d.annotations) for d in select_from_index(spec(all_=True), INDEX))
 
 
 def test_select_never_picks_unknown_platforms() -> None:

@@ -279,31 +279,31 @@ def test_diff_changed_subject_and_artifact_type() -> None:
 
 
 def test_owner_annotations_name_every_tag_sorted() -> None:
-    assert owner_annotations(REPO, ["v2", "latest", "v2"]) == {
+    assert owner_annotations(ref(), ["v2", "latest", "v2"]) == {
         OWNER_ANNOTATION: OWNER_VALUE,
         OWNER_TAGS_ANNOTATION: f"{REPO}:latest {REPO}:v2",
     }
 
 
 def test_ownership_binds_to_the_tags_mplat_wrote() -> None:
-    live = view(entry(), annotations=owner_annotations(REPO, ["a", "b"]))
-    assert ownership(live, REPO, "a") == "owned"
-    assert ownership(live, REPO, "b") == "owned"
-    assert ownership(live, REPO, "copied") == "no"  # a peer's copy keeps the bytes
-    assert ownership(live, "localhost:5000/acme/other", "a") == "no"  # another repository
-    assert ownership(live, "localhost:5000/acme", "app:a") == "no"  # no prefix games
-    assert ownership(view(entry(), annotations=OWNED), REPO, "a") == "old"
-    assert ownership(view(entry(), annotations={}), REPO, "a") == "no"
-    assert ownership(ImageView(mt.OCI_MANIFEST, DA), REPO, "a") == "no"
-    assert ownership(None, REPO, "a") == "no"
+    live = view(entry(), annotations=owner_annotations(ref(), ["a", "b"]))
+    assert ownership(live, ref(), "a") == "owned"
+    assert ownership(live, ref(), "b") == "owned"
+    assert ownership(live, ref(), "copied") == "no"  # a peer's copy keeps the bytes
+    assert ownership(live, ref("localhost:5000/acme/other"), "a") == "no"  # another repository
+    assert ownership(live, ref("localhost:5000/acme"), "app:a") == "no"  # no prefix games
+    assert ownership(view(entry(), annotations=OWNED), ref(), "a") == "old"
+    assert ownership(view(entry(), annotations={}), ref(), "a") == "no"
+    assert ownership(ImageView(mt.OCI_MANIFEST, DA), ref(), "a") == "no"
+    assert ownership(None, ref(), "a") == "no"
 
 
 def test_old_marker_list_is_in_sync_with_the_new_marker() -> None:
     """Upgrading mplat changes every desired digest; no list may be rewritten for that."""
-    want = desired(entry(DA), annotations={**owner_annotations(REPO, ["v1"]), "k": "v"})
+    want = desired(entry(DA), annotations={**owner_annotations(ref(), ["v1"]), "k": "v"})
     old = view(entry(DA), annotations={**OWNED, "k": "v"})
     assert compare(want, "v1", old, children_missing=False).action == "no-op"
-    other_tags = view(entry(DA), annotations={**owner_annotations(REPO, ["x"]), "k": "v"})
+    other_tags = view(entry(DA), annotations={**owner_annotations(ref(), ["x"]), "k": "v"})
     assert compare(want, "v1", other_tags, children_missing=False).action == "no-op"
     assert diff_lines(old, view(entry(DB), annotations=want.annotations)) == (
         f"~ linux/amd64: digest: {DA} -> {DB}",

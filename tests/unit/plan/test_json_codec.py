@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import json
 
-from mplat.plan.json_codec import FORMAT_VERSION, apply_to_json, plan_to_json
+from mplat.plan.json_codec import (
+    FORMAT_VERSION,
+    apply_to_json,
+    dumps_apply,
+    dumps_plan,
+    plan_to_json,
+)
 from mplat.plan.model import BlobCopy, ChildCopy, DiffItem, ImageView, Plan, PlanError
 from mplat.plan.outcome import ApplyResult, Outcome
 from mplat.values import mediatypes as mt
@@ -188,3 +194,18 @@ def test_apply_to_json_without_a_result_says_nothing_was_applied() -> None:
     doc = apply_to_json(Plan((create(),)), None)
     assert doc["outcomes"] == []
     assert doc["summary"] == {"done": 0, "failed": 0, "errors": 0, "applied": False}
+
+
+# --- the printed text ---------------------------------------------------------------------------
+
+
+def test_dumps_are_the_documents_indented_by_two_without_a_final_newline() -> None:
+    """The CLI prints these; print adds the one newline, as it always has."""
+    plan = Plan((create("a"), no_op("b")), notices=("a notice",))
+    text = dumps_plan(plan)
+    assert text == json.dumps(plan_to_json(plan), indent=2)
+    assert text.startswith('{\n  "format_version": "1",\n  "changes": [\n    {\n')
+    assert not text.endswith("\n")
+    result = ApplyResult([Outcome(f"{REPO}:a", "create", True, "created")])
+    assert dumps_apply(plan, result) == json.dumps(apply_to_json(plan, result), indent=2)
+    assert dumps_apply(plan, None).startswith('{\n  "format_version": "1",\n  "plan": {\n')

@@ -16,15 +16,15 @@ from mplat.values.manifest import (
     ImageManifest,
     Index,
     ManifestError,
+    is_attestation,
     parse_descriptor,
     parse_manifest,
     render_index,
+    render_placeholder,
+    str_map,
 )
 from mplat.values.platform import Platform
-
-DA = "sha256:" + "a" * 64
-DB = "sha256:" + "b" * 64
-DC = "sha256:" + "c" * 64
+from tests.support.builders import DA, DB, DC
 
 AMD64 = Platform("linux", "amd64")
 ARM64_V8 = Platform("linux", "arm64", "v8")
@@ -688,3 +688,69 @@ def test_parse_index_rejects_malformed_artifact_type_and_subject(
 ) -> None:
     with pytest.raises(ManifestError, match=message):
         parse_manifest(_dump(_index_doc(**extra)), mt.OCI_INDEX)
+
+
+# --- attestations, string maps, the untag placeholder ------------------------------------------
+
+
+def test_is_attestation() -> None:
+    assert is_attestation({"vnd.docker.reference.type": "attestation-manifest"})
+    assert is_attestation(
+        {"vnd.docker.reference.type": "attestation-manifest", "vnd.docker.reference.digest": DA}
+    )
+    assert not is_attestation({})
+    assert not is_attestation({"vnd.docker.reference.type": "sbom"})
+
+
+def _fail(where: str, expected: str, got: object) -> ValueError:
+    return ValueError(f"{where}: expected {expected}, got {got!r}")
+
+
+def test_str_map_accepts_strings_and_copies() -> None:
+    value = {"a": "1"}
+    out = str_map(value, "x", _fail)
+    assert out == value and out is not value
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ([], "x: expected an object, got []"),
+        (None, "x: expected an object, got None"),
+        ({"k": 1}, "x['k']: expected a string, got 1"),
+    ],
+)
+def test_str_map_errors_are_the_callers(value: object, message: str) -> None:
+    with pytest.raises(ValueError) as info:
+        str_map(value, "x", _fail)
+    assert str(info.value) == message
+
+
+def test_manifest_annotations_of_the_wrong_kind_are_refused() -> None:
+    doc = _index_doc()
+    doc["annotations"] = {"k": 1}
+    with pytest.raises(ManifestError, match=r"^index: annotations must map strings to strings$"):
+        parse_manifest(_dump(doc), mt.OCI_INDEX)
+
+
+def test_render_placeholder_exact_bytes() -> None:
+    """The bytes mplat has always written for the untag trick (indent 2, no final newline)."""
+    empty = "sha256:" + "4" * 64
+    expected = (
+        "{\n"
+        '  "schemaVersion": 2,\n'
+        '  "mediaType": "application/vnd.oci.image.manifest.v1+json",\n'
+        '  "config": {\n'
+        '    "mediaType": "application/vnd.oci.empty.v1+json",\n'
+        f'    "digest": "{empty}",\n'
+        '    "size": 2\n'
+        "  },\n"
+        '  "layers": [],\n'
+        '  "annotations": {\n'
+        '    "dev.mplat.untag": "abababababababababababababababab"\n'
+        "  }\n"
+        "}"
+    ).encode()
+    assert render_placeholder(empty, 2, "ab" * 16) == expected
+    parsed = parse_manifest(expected, mt.OCI_MANIFEST)
+    assert isinstance(parsed, ImageManifest) and parsed.layers == ()
