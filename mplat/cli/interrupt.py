@@ -17,10 +17,7 @@ import sys
 import threading
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from mplat.plan.outcome import ApplyResult
+from typing import Any
 
 GRACE_SECONDS = 10.0
 """How long writes in flight may take to finish after the first signal."""
@@ -194,33 +191,3 @@ def blocking() -> Iterator[None]:
     finally:
         for s in SIGNALS:
             loop.add_signal_handler(s, intr.on_signal, s)
-
-
-def report(result: ApplyResult, intr: Interrupt) -> str:
-    """What was done and what was not, tag by tag, after a stop."""
-    done = [o for o in result.outcomes if o.ok]
-    skipped = [o for o in result.outcomes if not o.ok and o.interrupted]
-    unknown = [o for o in result.outcomes if not o.ok and o.unknown]
-    failed = [o for o in result.outcomes if not o.ok and not o.interrupted and not o.unknown]
-    lines = [f"Interrupted by {intr.name}: apply stopped before the end."]
-    lines.append(f"Done ({len(done)}):")
-    lines += [f"  {o.address}: {o.message}" for o in done]
-    lines.append(f"Not done ({len(skipped)}), left as they were:")
-    lines += [f"  {o.address}: {o.message}" for o in skipped]
-    if unknown:
-        lines.append(f"Unknown ({len(unknown)}), the write was cut off; run plan to see:")
-        lines += [f"  {o.address}: {o.message}" for o in unknown]
-    if failed:
-        lines.append(f"Failed ({len(failed)}):")
-        lines += [f"  {o.address}: {o.message}" for o in failed]
-    if result.split:
-        lines.append(f"Lists whose tags disagree ({len(result.split)}):")
-        for digest, moved, rest in result.split:
-            lines.append(f"  {digest}: on {', '.join(moved)}; not on {', '.join(rest)}")
-    else:
-        lines.append("Every list's tags agree (all moved, or none).")
-    lines.append(
-        f"Apply interrupted: {len(done)} done, {len(skipped)} not done, "
-        f"{len(unknown)} unknown, {len(failed)} failed. Run `mplat apply` again to finish."
-    )
-    return "\n".join(lines) + "\n"

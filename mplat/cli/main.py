@@ -63,12 +63,7 @@ def command(name: str) -> Command:
 def error_message(exc: Exception) -> str | None:
     """What to print after ``Error:`` for an expected failure; None for a bug."""
     if isinstance(exc, MplatError):
-        from mplat.config.model import ConfigError
-
-        if isinstance(exc, ConfigError) and len(exc.problems) != 1:
-            # One problem (e.g. a missing file) says it all in one line; several get a heading.
-            return "invalid configuration\n" + "\n".join(f"  {p}" for p in exc.problems)
-        return str(exc)
+        return str(exc)  # each error words itself (ConfigError's several problems included)
     if isinstance(exc, OSError):
         return f"{exc.filename or ''}: {exc.strerror}" if exc.strerror else str(exc)
     return None

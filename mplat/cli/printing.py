@@ -32,11 +32,3 @@ def print_plan(args: argparse.Namespace, plan: Plan) -> None:
     out = sys.stderr if args.json else sys.stdout
     for line in plan_lines(plan, style(args)):
         out.write(line + "\n")
-
-
-def blocked_message(plan: Plan) -> str | None:
-    """The deletions prevent_destroy forbids, as one sentence; None when there are none."""
-    blocked = plan.blocked()
-    if not blocked:
-        return None
-    return "prevent_destroy forbids deleting: " + ", ".join(c.address for c in blocked)

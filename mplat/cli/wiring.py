@@ -1,4 +1,5 @@
-"""The one place concrete things are put together: registry pool, credentials, cache, signals.
+"""The one place concrete things are put together: registry pool, credentials, cache, signals,
+and the Applier that writes through the pool and listens to the stop events.
 
 The engine sees only the small interface of ``mplat.registry.api``; which client, which
 credential store, which cache directory and which notice stream stand behind it is decided
@@ -15,7 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from mplat.cli.interrupt import Interrupt
     from mplat.config.model import Config
+    from mplat.engine.apply import Applier
+    from mplat.registry.api import Registries
     from mplat.registry.pool import RegistryPool
 
 
@@ -39,9 +43,9 @@ def registry_pool(config: Config | None, args: argparse.Namespace) -> RegistryPo
     from mplat.registry.secrets import Credential, CredentialError
 
     def settings(registry: str) -> ConnectionSettings:
-        s = config.settings_for(registry) if config else None
-        if s is None:
+        if config is None:  # a saved plan applied without a config file at hand
             return ConnectionSettings()
+        s = config.settings_for(registry)
         return ConnectionSettings(s.insecure, s.ca_file, s.parallelism)
 
     resolver = CredentialResolver()  # One lookup per (registry, repository) and run.
@@ -79,4 +83,17 @@ def registry_pool(config: Config | None, args: argparse.Namespace) -> RegistryPo
         parallelism=args.parallelism or DEFAULT_PARALLELISM,
         retry=RetryPolicy(attempts=args.retries),
         timeout=args.timeout,
+    )
+
+
+def applier(pool: Registries, intr: Interrupt) -> Applier:
+    """The Applier for this run: progress lines on stderr, stopping as ``intr`` is signalled."""
+    from mplat.engine.apply import Applier
+
+    return Applier(
+        pool,
+        progress=lambda m: print(f"  {m}", file=sys.stderr),
+        stop=intr.stop,
+        abort=intr.abort,
+        hard=lambda: intr.hard,
     )

@@ -43,13 +43,20 @@ class ConfigProblem:
 
 
 class ConfigError(MplatError):
-    """Every problem found in a config file, reported together so users fix them in one pass."""
+    """Every problem found in a config file, reported together so users fix them in one pass.
+
+    Its text is what the CLI prints after ``Error:``: one problem (a missing file, bad YAML)
+    says it all in one line; several get a heading and one indented line each.
+    """
 
     def __init__(self, problems: list[ConfigProblem]) -> None:
         self.problems = sorted(
             problems, key=lambda p: (p.location.file, p.location.line, p.location.column)
         )
-        super().__init__("\n".join(str(p) for p in self.problems))
+        if len(self.problems) == 1:
+            super().__init__(str(self.problems[0]))
+        else:
+            super().__init__("invalid configuration\n" + "\n".join(f"  {p}" for p in self.problems))
 
     @classmethod
     def at(cls, file: str, line: int, column: int, message: str) -> ConfigError:

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from mplat.engine.concurrency import Once, run_bounded
 from mplat.engine.delete import by_repository, delete_change
 from mplat.plan.model import BlobCopy, Change, ChildCopy, Plan
-from mplat.plan.outcome import ApplyResult, Outcome, StalePlanError
+from mplat.plan.outcome import ApplyResult, MovedTag, Outcome, SplitList, StalePlanError
 from mplat.registry.api import Registries
 from mplat.registry.errors import RegistryError
 from mplat.values.reference import Reference
@@ -64,7 +64,7 @@ class Applier:
             return c, await self._now(c)
 
         seen = await asyncio.gather(*(now(c) for c in plan.changes))
-        moved = [(c.address, c.live_digest, d) for c, d in seen if d != c.live_digest]
+        moved = [MovedTag(c.address, c.live_digest, d) for c, d in seen if d != c.live_digest]
         if moved:
             raise StalePlanError(moved)
 
@@ -167,7 +167,8 @@ class Applier:
             on = [c.address for c in g if by_address[c.address].ok] + maybe
             off = [c.address for c in g if not (o := by_address[c.address]).ok and not o.unknown]
             if (on and off) or (maybe and len(g) > 1):
-                result.split.append((f"{g[0].repository}@{g[0].desired.digest}", on, off))
+                reference = f"{g[0].repository}@{g[0].desired.digest}"
+                result.split.append(SplitList(reference, tuple(on), tuple(off)))
 
     async def _now(self, c: Change) -> str | None:
         """Where the change's tag points right now (one HEAD); None: the tag is absent."""

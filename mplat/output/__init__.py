@@ -1,0 +1,1 @@
+"""Plans and apply results rendered for people; imports only ``plan`` and ``values``."""

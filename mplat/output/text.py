@@ -189,3 +189,42 @@ def render_result(result: ApplyResult, style: Style | None = None) -> str:
     summary = f"Apply complete: {len(done)} done, {len(result.failed)} failed."
     out.append(s.bold(summary) if not result.failed else s.red(summary))
     return "\n".join(out) + "\n"
+
+
+def interrupted_report(result: ApplyResult, signal_name: str) -> str:
+    """What was done and what was not, tag by tag, after a stop by ``signal_name``."""
+    done = [o for o in result.outcomes if o.ok]
+    skipped = [o for o in result.outcomes if not o.ok and o.interrupted]
+    unknown = [o for o in result.outcomes if not o.ok and o.unknown]
+    failed = [o for o in result.outcomes if not o.ok and not o.interrupted and not o.unknown]
+    lines = [f"Interrupted by {signal_name}: apply stopped before the end."]
+    lines.append(f"Done ({len(done)}):")
+    lines += [f"  {o.address}: {o.message}" for o in done]
+    lines.append(f"Not done ({len(skipped)}), left as they were:")
+    lines += [f"  {o.address}: {o.message}" for o in skipped]
+    if unknown:
+        lines.append(f"Unknown ({len(unknown)}), the write was cut off; run plan to see:")
+        lines += [f"  {o.address}: {o.message}" for o in unknown]
+    if failed:
+        lines.append(f"Failed ({len(failed)}):")
+        lines += [f"  {o.address}: {o.message}" for o in failed]
+    if result.split:
+        lines.append(f"Lists whose tags disagree ({len(result.split)}):")
+        for split in result.split:
+            on, off = ", ".join(split.on), ", ".join(split.off)
+            lines.append(f"  {split.reference}: on {on}; not on {off}")
+    else:
+        lines.append("Every list's tags agree (all moved, or none).")
+    lines.append(
+        f"Apply interrupted: {len(done)} done, {len(skipped)} not done, "
+        f"{len(unknown)} unknown, {len(failed)} failed. Run `mplat apply` again to finish."
+    )
+    return "\n".join(lines) + "\n"
+
+
+def blocked_message(plan: Plan) -> str | None:
+    """The deletions prevent_destroy forbids, as one sentence; None when there are none."""
+    blocked = plan.blocked()
+    if not blocked:
+        return None
+    return "prevent_destroy forbids deleting: " + ", ".join(c.address for c in blocked)

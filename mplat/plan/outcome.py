@@ -11,14 +11,25 @@ from dataclasses import dataclass, field
 from mplat.values.errors import MplatError
 
 
+@dataclass(frozen=True, slots=True)
+class MovedTag:
+    """A tag a saved plan covers that moved after planning: where it was, where it is now."""
+
+    address: str
+    planned: str | None
+    """The digest the plan saw; None when the tag was absent."""
+    now: str | None
+    """The digest the registry has now; None when the tag is gone."""
+
+
 class StalePlanError(MplatError):
     """The registry moved since the plan was made; applying it would overwrite unseen work."""
 
-    def __init__(self, moved: list[tuple[str, str | None, str | None]]) -> None:
+    def __init__(self, moved: list[MovedTag]) -> None:
         self.moved = moved
         lines = [
-            f"  {addr}: planned at {was or 'absent'}, now {now or 'absent'}"
-            for addr, was, now in moved
+            f"  {m.address}: planned at {m.planned or 'absent'}, now {m.now or 'absent'}"
+            for m in moved
         ]
         super().__init__(
             "the saved plan is stale: these tags changed since it was made; nothing was "
@@ -36,12 +47,24 @@ class Outcome:
     unknown: bool = False  # cut off mid-write: the tag may or may not have moved
 
 
+@dataclass(frozen=True, slots=True)
+class SplitList:
+    """A list whose tags disagree after a stop: some point at it, others do not yet."""
+
+    reference: str
+    """``repository@digest`` of the list."""
+    on: tuple[str, ...]
+    """Tag addresses on the list (``(maybe)`` marks one whose write was cut off)."""
+    off: tuple[str, ...]
+    """Tag addresses left where they were."""
+
+
 @dataclass
 class ApplyResult:
     outcomes: list[Outcome] = field(default_factory=list)
     interrupted: bool = False
-    split: list[tuple[str, list[str], list[str]]] = field(default_factory=list)
-    """Lists whose tags disagree after a stop: (list digest, tags on it, tags not on it)."""
+    split: list[SplitList] = field(default_factory=list)
+    """Lists whose tags disagree after a stop."""
 
     @property
     def failed(self) -> list[Outcome]:

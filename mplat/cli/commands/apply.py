@@ -14,10 +14,9 @@ from typing import TYPE_CHECKING
 from mplat.cli import interrupt, prompt, wiring
 from mplat.cli.commands.plan import make_plan
 from mplat.cli.errors import EXIT_ERROR, EXIT_OK, UsageError
-from mplat.cli.printing import blocked_message, print_plan, style
+from mplat.cli.printing import print_plan, style
 from mplat.config.loader import load_config
-from mplat.engine.apply import Applier
-from mplat.output.text import render_result
+from mplat.output.text import blocked_message, interrupted_report, render_result
 from mplat.plan.json_codec import dumps_apply
 from mplat.plan.outcome import ApplyResult
 
@@ -32,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
 
 async def _apply(args: argparse.Namespace) -> int:
     saved = args.plan_file is not None
+    fresh: Config | None = None  # the config a fresh plan is made from; None for a saved plan
     if saved:
         from mplat.plan.planfile import load_plan
 
@@ -42,23 +42,17 @@ async def _apply(args: argparse.Namespace) -> int:
         plan = load_plan(args.plan_file)
         config = _try_load_for_settings(args)
     else:
-        config = load_config(args.file)
+        config = fresh = load_config(args.file)
     pool = wiring.registry_pool(config, args)
     text_style = style(args)
     try:
-        if not saved:
-            plan = await make_plan(args, config, pool)  # type: ignore[arg-type]
+        if fresh is not None:
+            plan = await make_plan(args, fresh, pool)
         print_plan(args, plan)
         result: ApplyResult | None = None
         intr = interrupt.current()
         if _may_apply(args, plan, saved):
-            applier = Applier(
-                pool,
-                progress=lambda m: print(f"  {m}", file=sys.stderr),
-                stop=intr.stop,
-                abort=intr.abort,
-                hard=lambda: intr.hard,
-            )
+            applier = wiring.applier(pool, intr)
             if saved:
                 await applier.check_stale(plan)
             with interrupt.writing():
@@ -67,7 +61,7 @@ async def _apply(args: argparse.Namespace) -> int:
         await pool.aclose()
     if result is not None and result.interrupted:
         # What was and was not done goes to stderr under --json, so stdout stays one document.
-        report = interrupt.report(result, intr)
+        report = interrupted_report(result, intr.name)
         if args.json:
             sys.stderr.write(report)
             print(dumps_apply(plan, result))

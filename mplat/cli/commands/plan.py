@@ -8,15 +8,16 @@ from typing import TYPE_CHECKING
 
 from mplat.cli import wiring
 from mplat.cli.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, UsageError
-from mplat.cli.printing import blocked_message, print_plan
+from mplat.cli.printing import print_plan
 from mplat.config.loader import load_config
 from mplat.engine.planner import PlanOptions, Target, build_plan, unmatched_targets
+from mplat.output.text import blocked_message
 from mplat.values.reference import ReferenceError, parse_reference
 
 if TYPE_CHECKING:
     from mplat.config.model import Config
     from mplat.plan.model import Plan
-    from mplat.registry.pool import RegistryPool
+    from mplat.registry.api import Registries
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,7 +54,7 @@ async def _plan(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-async def make_plan(args: argparse.Namespace, config: Config, pool: RegistryPool) -> Plan:
+async def make_plan(args: argparse.Namespace, config: Config, pool: Registries) -> Plan:
     """The plan for the config, limited to ``--target`` tags; shared with ``mplat apply``."""
     targets = _targets(args.target)
     if targets is not None:

@@ -10,7 +10,7 @@ import pytest
 from mplat.config.model import ListSpec
 from mplat.engine.apply import Applier
 from mplat.plan.model import Plan
-from mplat.plan.outcome import StalePlanError
+from mplat.plan.outcome import MovedTag, StalePlanError
 from tests.support.engine import HOST, NAME, OTHER, REPO, actions, apply, by_address, listspec, plan
 from tests.support.memregistry import MemoryRegistries, MemoryRegistry, push_image
 
@@ -156,7 +156,7 @@ def test_stale_saved_plan_is_refused_and_nothing_is_written(
     intruder = push_image(reg, REPO, "b", "linux/amd64", salt="intruder")  # another writer
     with pytest.raises(StalePlanError) as caught:
         check_stale(registries, p)
-    assert caught.value.moved == [(f"{NAME}:b", None, intruder.digest)]
+    assert caught.value.moved == [MovedTag(f"{NAME}:b", None, intruder.digest)]
     assert f"{NAME}:b: planned at absent, now {intruder.digest}" in str(caught.value)
     assert "nothing was written" in str(caught.value)
     assert reg.writes() == []

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from mplat.output.text import Style, human_bytes, render_plan, render_result
+from mplat.output.text import (
+    Style,
+    blocked_message,
+    human_bytes,
+    interrupted_report,
+    render_plan,
+    render_result,
+)
 from mplat.plan.json_codec import plan_to_json
 from mplat.plan.model import (
     BlobCopy,
@@ -15,7 +22,7 @@ from mplat.plan.model import (
     Plan,
     PlanError,
 )
-from mplat.plan.outcome import ApplyResult, Outcome
+from mplat.plan.outcome import ApplyResult, Outcome, SplitList
 from mplat.values import mediatypes as mt
 from tests.support.builders import (
     AFTER,
@@ -289,3 +296,61 @@ def test_errors_sharing_one_cause_are_printed_once_with_the_lists_they_affect() 
     assert "Error: m.yaml:99:3: source image a:b not found" in text  # alone: as it was
     doc = plan_to_json(Plan((), errors=errors))
     assert len(doc["errors"]) == 13 and doc["errors"][0]["cause"] == cause  # JSON keeps each
+
+
+# --- after a stop, and plans that must not be applied -----------------------------------------
+
+
+def test_interrupted_report_when_every_list_agrees() -> None:
+    result = ApplyResult(
+        [
+            Outcome(f"{REPO}:a", "create", True, "created"),
+            Outcome(f"{REPO}:b", "update", False, "not written (stopped first)", True),
+        ],
+        interrupted=True,
+    )
+    assert interrupted_report(result, "SIGTERM") == (
+        "Interrupted by SIGTERM: apply stopped before the end.\n"
+        "Done (1):\n"
+        f"  {REPO}:a: created\n"
+        "Not done (1), left as they were:\n"
+        f"  {REPO}:b: not written (stopped first)\n"
+        "Every list's tags agree (all moved, or none).\n"
+        "Apply interrupted: 1 done, 1 not done, 0 unknown, 0 failed. "
+        "Run `mplat apply` again to finish.\n"
+    )
+
+
+def test_interrupted_report_names_unknown_failed_and_split_lists() -> None:
+    result = ApplyResult(
+        [
+            Outcome(f"{REPO}:a", "create", True, "created"),
+            Outcome(f"{REPO}:b", "create", False, "cut off", unknown=True),
+            Outcome(f"{REPO}:c", "create", False, "403 denied"),
+            Outcome(f"{REPO}:d", "create", False, "not written (stopped first)", True),
+        ],
+        interrupted=True,
+        split=[SplitList(f"{REPO}@{DL}", (f"{REPO}:a", f"{REPO}:b (maybe)"), (f"{REPO}:d",))],
+    )
+    assert interrupted_report(result, "SIGINT") == (
+        "Interrupted by SIGINT: apply stopped before the end.\n"
+        "Done (1):\n"
+        f"  {REPO}:a: created\n"
+        "Not done (1), left as they were:\n"
+        f"  {REPO}:d: not written (stopped first)\n"
+        "Unknown (1), the write was cut off; run plan to see:\n"
+        f"  {REPO}:b: cut off\n"
+        "Failed (1):\n"
+        f"  {REPO}:c: 403 denied\n"
+        "Lists whose tags disagree (1):\n"
+        f"  {REPO}@{DL}: on {REPO}:a, {REPO}:b (maybe); not on {REPO}:d\n"
+        "Apply interrupted: 1 done, 1 not done, 1 unknown, 1 failed. "
+        "Run `mplat apply` again to finish.\n"
+    )
+
+
+def test_blocked_message_names_the_protected_deletions() -> None:
+    assert blocked_message(Plan((create(), delete()))) is None
+    assert blocked_message(Plan((create(), delete(prevent_destroy=True)))) == (
+        f"prevent_destroy forbids deleting: {REPO}:old"
+    )

@@ -1,0 +1,36 @@
+"""``mplat validate``: a config checked without a network, counted in one line."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from mplat.cli.commands import validate
+from mplat.config.model import ConfigError
+from tests.support.paths import ROOT
+
+
+def test_the_example_config_is_valid(capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(ROOT / "examples" / "manifests.yaml")
+    assert validate.run(argparse.Namespace(file=path)) == 0
+    assert capsys.readouterr() == (f"{path}: valid (1 lists, 1 tags).\n", "")
+
+
+def test_lists_and_tags_are_counted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text(
+        "version: 1\nlists:\n"
+        "  - repository: r.example/a\n    tags: [x, y]\n    manifests: [{image: r.example/s:1}]\n"
+        "  - repository: r.example/b\n    tags: [z]\n    manifests: [{image: r.example/s:1}]\n"
+    )
+    assert validate.run(argparse.Namespace(file=str(path))) == 0
+    assert capsys.readouterr().out == f"{path}: valid (2 lists, 3 tags).\n"
+
+
+def test_an_invalid_config_is_raised_for_main_to_print(tmp_path: Path) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text("version: 2\nlists: []\n")
+    with pytest.raises(ConfigError):
+        validate.run(argparse.Namespace(file=str(path)))

@@ -1,0 +1,32 @@
+"""``plan.outcome``: what an apply did, and the stale-plan refusal worded from named values."""
+
+from __future__ import annotations
+
+from mplat.plan.outcome import ApplyResult, MovedTag, Outcome, StalePlanError
+from mplat.values.errors import MplatError
+from tests.support.builders import DA, DB, REPO
+
+
+def test_a_stale_plan_names_each_moved_tag_with_then_and_now() -> None:
+    moved = [MovedTag(f"{REPO}:a", None, DA), MovedTag(f"{REPO}:b", DA, DB)]
+    error = StalePlanError(moved)
+    assert isinstance(error, MplatError)
+    assert error.moved == moved
+    assert str(error) == (
+        "the saved plan is stale: these tags changed since it was made; nothing was written. "
+        "Run plan again.\n"
+        f"  {REPO}:a: planned at absent, now {DA}\n"
+        f"  {REPO}:b: planned at {DA}, now {DB}"
+    )
+
+
+def test_a_tag_deleted_since_planning_is_now_absent() -> None:
+    assert str(StalePlanError([MovedTag(f"{REPO}:a", DA, None)])).endswith(
+        f"  {REPO}:a: planned at {DA}, now absent"
+    )
+
+
+def test_failed_lists_the_outcomes_that_did_not_succeed() -> None:
+    ok = Outcome(f"{REPO}:a", "create", True, "")
+    bad = Outcome(f"{REPO}:b", "update", False, "403 denied")
+    assert ApplyResult([ok, bad]).failed == [bad]
