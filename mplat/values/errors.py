@@ -1,4 +1,4 @@
-"""The root of every error mplat expects: the CLI prints these as one line, never a traceback.
+"""The root of every error mplat expects: the CLI prints its message, never a traceback.
 
 It lives with the value types because they raise it too, and they import nothing else of mplat.
 """
