@@ -54,8 +54,10 @@ from tests.support.paths import ROOT
 from tests.support.worst_configs import WORST_CASES, load_worst_case
 
 FILENAME = "fuzz.yaml"
-PER_CALL_SECONDS = 2.0
-"""Every single parse must finish within this, whatever the input (issue 7: no hangs)."""
+PER_CALL_SECONDS = 20.0
+"""CPU seconds every single parse must finish within, whatever the input (issue 7: no hangs).
+A hang guard, not a speed target: the slowest inputs here (alias bombs) take about a second,
+a hang takes minutes. CPU time, so a busy machine cannot fail the test."""
 HANG_BOUND_SECONDS = 90.0
 """CPU seconds after which a load at the loader's own limits counts as hung. A hang guard, not
 a speed target: such loads take ~5-15 CPU s (pure-Python YAML; benchmarks/config_limits.py
@@ -241,12 +243,12 @@ def _check_location(location: Location, bounds: tuple[int, int], *, file_level: 
 def check_config(source: str | bytes, counts: Counter[str], kind: str) -> Config | ConfigError:
     """A Config, or a ConfigError whose every problem is located and one readable line."""
     counts[f"config {kind}"] += 1
-    started = time.monotonic()
+    started = time.process_time()
     try:
         outcome: Config | ConfigError = load_config_text(source, FILENAME)
     except ConfigError as exc:
         outcome = exc
-    elapsed = time.monotonic() - started
+    elapsed = time.process_time() - started
     assert elapsed < PER_CALL_SECONDS, f"load_config_text took {elapsed:.2f} s"
 
     bounds = _lines(source)
@@ -1444,14 +1446,14 @@ def test_parse_manifest_returns_valid_descriptors_or_refuses(
     counts: Counter[str], data: bytes, content_type: str | None
 ) -> None:
     counts["manifest"] += 1
-    started = time.monotonic()
+    started = time.process_time()
     try:
         manifest = parse_manifest(data, content_type)
     except ManifestError as exc:
         assert_readable(str(exc))
         return
     finally:
-        assert time.monotonic() - started < PER_CALL_SECONDS
+        assert time.process_time() - started < PER_CALL_SECONDS
     if isinstance(manifest, Index):
         assert manifest.media_type in mt.INDEX_TYPES
         descriptors: tuple[Descriptor, ...] = manifest.manifests
@@ -1510,7 +1512,7 @@ def test_load_plan_returns_a_usable_plan_or_refuses(
         )
     path = plan_dir / "plan.json"
     path.write_bytes(data)
-    started = time.monotonic()
+    started = time.process_time()
     try:
         plan = load_plan(path)
     except PlanFileError as exc:
@@ -1518,7 +1520,7 @@ def test_load_plan_returns_a_usable_plan_or_refuses(
         assert str(path) in str(exc)
         return
     finally:
-        assert time.monotonic() - started < PER_CALL_SECONDS
+        assert time.process_time() - started < PER_CALL_SECONDS
     assert isinstance(plan, Plan)
     # `mplat apply PLAN` prints the loaded plan before anything else: it must render.
     try:
