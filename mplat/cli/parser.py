@@ -13,6 +13,7 @@ from typing import NoReturn
 
 from mplat import __version__
 from mplat.cli.errors import EXIT_ERROR
+from mplat.cli.variables import var_flag
 from mplat.registry.api import DEFAULT_PARALLELISM
 
 
@@ -56,6 +57,15 @@ def build_parser() -> argparse.ArgumentParser:
         "-v", "--debug", action="store_true", help="show HTTP exchanges (credentials redacted)"
     )
     common.add_argument("--no-color", action="store_true", help="plain text output")
+    common.add_argument(
+        "--var",
+        action="append",
+        default=[],
+        type=var_flag,
+        metavar="NAME=VALUE",
+        help="set a variable declared under `variables:` (repeatable; wins over"
+        " $MPLAT_VAR_<NAME>, which wins over the file)",
+    )
     net = _Parser(add_help=False)
     net.add_argument(
         "--parallelism",

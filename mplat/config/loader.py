@@ -7,9 +7,12 @@ mistakes at once and each one where it was written:
 2. :mod:`~mplat.config.yamlnodes`: bounded YAML -> a :class:`~mplat.config.origins.Document`
    (plain data plus the origin of every value).
 3. :mod:`~mplat.config.schema`: JSON Schema, with jsonschema's errors as plain sentences.
+   Then :mod:`~mplat.config.template`: variables, ``${}`` and for_each (only when used).
 4. :mod:`~mplat.config.build`: references, platforms and cross-field rules -> Config.
 
 A stage that rewrites documents (templating, merging several files) goes between 2 and 3.
+Variables from outside (``--var``, ``MPLAT_VAR_<NAME>``) are passed in: config/ reads no
+environment.
 """
 
 from __future__ import annotations
@@ -17,31 +20,57 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from mplat.config.build import build_config
 from mplat.config.model import Config, ConfigError
 from mplat.config.read import MAX_FILE_BYTES, read_file, source_text
 from mplat.config.schema import check_schema
+from mplat.config.template import VariableInputs, annotate, expand
 from mplat.config.yamlnodes import MAX_DEPTH, MAX_NODES, parse_document
 
 __all__ = ["MAX_DEPTH", "MAX_FILE_BYTES", "MAX_NODES", "load_config", "load_config_text"]
 
 
-def load_config(path: str | os.PathLike[str]) -> Config:
-    """Read and validate the config file at ``path``; every problem is raised as ConfigError."""
+def load_config(
+    path: str | os.PathLike[str],
+    *,
+    variables: Mapping[str, str] | None = None,
+    env_variables: Mapping[str, str] | None = None,
+) -> Config:
+    """Read and validate the config file at ``path``; every problem is raised as ConfigError.
+
+    ``variables`` (``--var``) win over ``env_variables`` (``MPLAT_VAR_<NAME>``, without the
+    prefix), which win over the file's ``variables:``.
+    """
     filename = os.fspath(path)
-    return load_config_text(read_file(filename), filename)
+    return load_config_text(
+        read_file(filename), filename, variables=variables, env_variables=env_variables
+    )
 
 
-def load_config_text(text: str | bytes, filename: str) -> Config:
+def load_config_text(
+    text: str | bytes,
+    filename: str,
+    *,
+    variables: Mapping[str, str] | None = None,
+    env_variables: Mapping[str, str] | None = None,
+) -> Config:
     """Validate config ``text``; ``filename`` is only used to label problem locations."""
     source = source_text(text, filename)
     with _gc_paused():
         document = parse_document(source, filename)
+        expansion = None
+        # Files that use no templating skip the stage: nothing in them could change.
+        if variables or "${" in source or "for_each" in source or "variables" in source:
+            inputs = VariableInputs(variables or {}, env_variables or {})
+            expansion = expand(document, inputs)
+            document = expansion.document
         report = check_schema(document)
         config, problems = build_config(document, report.tainted)
     problems = report.problems + problems
+    if expansion is not None:
+        problems = annotate(problems, expansion)
     if problems or config is None:
         raise ConfigError(list(dict.fromkeys(problems)))
     return config

@@ -49,6 +49,11 @@ class Origins:
         self.filename = filename
         self._raw = raw
 
+    @property
+    def raw(self) -> Mapping[JSONPath, RawOrigin]:
+        """Every recorded origin, for a stage that rewrites paths (template expansion)."""
+        return self._raw
+
     def get(self, path: JSONPath) -> Origin | None:
         raw = self._raw.get(path)
         if raw is None:

@@ -15,7 +15,7 @@ from mplat.cli import interrupt, prompt, wiring
 from mplat.cli.commands.plan import make_plan
 from mplat.cli.errors import EXIT_ERROR, EXIT_OK, UsageError
 from mplat.cli.printing import print_plan, style
-from mplat.config.loader import load_config
+from mplat.cli.variables import load
 from mplat.output.text import blocked_message, interrupted_report, render_result
 from mplat.plan.json_codec import dumps_apply
 from mplat.plan.outcome import ApplyResult
@@ -42,7 +42,7 @@ async def _apply(args: argparse.Namespace) -> int:
         plan = load_plan(args.plan_file)
         config = _try_load_for_settings(args)
     else:
-        config = fresh = load_config(args.file)
+        config = fresh = load(args)
     pool = wiring.registry_pool(config, args)
     text_style = style(args)
     try:
@@ -104,4 +104,4 @@ def _try_load_for_settings(args: argparse.Namespace) -> Config | None:
     """A saved plan needs registry settings (TLS, credentials env) if a config is at hand."""
     if not os.path.exists(args.file):
         return None
-    return load_config(args.file)
+    return load(args)

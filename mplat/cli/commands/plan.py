@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from mplat.cli import wiring
 from mplat.cli.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, UsageError
 from mplat.cli.printing import print_plan
-from mplat.config.loader import load_config
+from mplat.cli.variables import load
 from mplat.engine.planner import PlanOptions, Target, build_plan, unmatched_targets
 from mplat.output.text import blocked_message
 from mplat.values.reference import ReferenceError, parse_reference
@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _plan(args: argparse.Namespace) -> int:
-    config = load_config(args.file)
+    config = load(args)
     if args.out:
         from mplat.plan.planfile import check_destination
 

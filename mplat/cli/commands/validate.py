@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 
 from mplat.cli.errors import EXIT_OK
-from mplat.config.loader import load_config
+from mplat.cli.variables import load
 
 
 def run(args: argparse.Namespace) -> int:
-    config = load_config(args.file)
+    config = load(args)
     tags = sum(len(spec.tags) for spec in config.lists)
     print(f"{args.file}: valid ({len(config.lists)} lists, {tags} tags).")
     return EXIT_OK

@@ -50,7 +50,7 @@ SCHEMA_CASES: list[tuple[str, str, Problem]] = [
             5,
             5,
             'lists[0]: unknown key "tagz", did you mean "tags"? (expected one of repository, '
-            "tags, format, annotations, state, prune, prevent_destroy, manifests)",
+            "tags, format, annotations, state, prune, prevent_destroy, manifests, for_each)",
         ),
     ),
     (
@@ -60,7 +60,7 @@ SCHEMA_CASES: list[tuple[str, str, Problem]] = [
             6,
             1,
             'unknown key "lsits", did you mean "lists"? (expected one of version, '
-            "registries, defaults, lists, or an x- extension key)",
+            "registries, defaults, lists, variables, or an x- extension key)",
         ),
     ),
     (
