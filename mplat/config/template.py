@@ -13,6 +13,7 @@ the config. Values given on the command line or in the environment are taken lit
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections.abc import Callable, Mapping
@@ -61,13 +62,27 @@ def interpolate(text: str, lookup: Callable[[str], str]) -> str:
     """``text`` with each ``${name}`` replaced by ``lookup(name)`` and ``$${`` by ``${``."""
     if "$" not in text:
         return text
-    out: list[str] = []
+    parts = _parts(text)
+    if len(parts) == 1 and type(parts[0]) is str:
+        return parts[0]
+    return "".join(part if type(part) is str else lookup(part[0]) for part in parts)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parts(text: str) -> tuple[str | tuple[str], ...]:
+    """``text`` split into literal strings and ``(name,)`` references, parsed once.
+
+    A template's strings are rendered once per combination (10,000 times for 10,000 tags);
+    only the lookups differ. A malformed reference raises, and is not cached.
+    """
+    out: list[str | tuple[str]] = []
+    literal: list[str] = []
     position = 0
     for match in _REF.finditer(text):
-        out.append(text[position : match.start()])
+        literal.append(text[position : match.start()])
         position = match.end()
         if match.group(0) == "$${":
-            out.append("${")
+            literal.append("${")
             continue
         name = match.group(1)
         if match.group(2) is None:
@@ -79,9 +94,12 @@ def interpolate(text: str, lookup: Callable[[str], str]) -> str:
                 f"invalid variable name {json_quoted(name)} in {json_quoted(text)}: "
                 "letters, digits and '_', not starting with a digit"
             )
-        out.append(lookup(name))
-    out.append(text[position:])
-    return "".join(out)
+        out.append("".join(literal))
+        literal = []
+        out.append((name,))
+    literal.append(text[position:])
+    out.append("".join(literal))
+    return tuple(part for part in out if part != "")
 
 
 class _Variables:
