@@ -1,0 +1,166 @@
+"""``mplat import``: the live lists of repositories as the ListSpecs that reproduce them.
+
+The output must plan to "no changes", so a list is imported only when the config can say
+everything that gives it its meaning: entries with annotations, ``artifactType`` or
+``urls``, attestation entries, nested indexes, referrer indexes and entries without a
+platform cannot be declared, and such lists are skipped with a reason rather than imported
+as something else. Platforms are always declared as the list spells them: a platform read
+from the image config can differ from the list's (``os.version``, a variant), and the
+declared one is written verbatim.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from mplat.config.model import EntrySpec, Format, ListSpec, Location
+from mplat.plan.model import MPLAT_ANNOTATIONS
+from mplat.registry.api import ManifestInfo, Registries, Registry
+from mplat.values import mediatypes as mt
+from mplat.values.manifest import Descriptor, Index
+from mplat.values.reference import Reference
+from mplat.values.text import shown
+
+# Tags other tools own (OCI referrers fallback, cosign); the planner skips them the same way.
+_REFERRER_TAG = re.compile(r"^sha256-[0-9a-f]{64}(\.[a-z]+)?$")
+
+IMPORTED = Location("(imported)", 0, 0)
+"""Where imported values "were written": nowhere yet; the writer gives them their lines."""
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    """The lists that reproduce the live ones, and one sentence per tag left out."""
+
+    lists: tuple[ListSpec, ...]
+    skipped: tuple[str, ...]
+
+
+async def import_lists(targets: Sequence[Reference], registries: Registries) -> ImportResult:
+    """Read the lists at ``targets`` (``repository:tag``, or a whole ``repository``).
+
+    Every tag of each repository is read once (one listing, one HEAD per tag): sources are
+    named by a tag of the same repository that points at the child when one exists.
+    """
+    wanted: dict[Reference, set[str] | None] = {}
+    for ref in targets:
+        repo = Reference(ref.registry, ref.repository)
+        if ref.tag is None:
+            wanted[repo] = None
+        elif repo not in wanted or wanted[repo] is not None:
+            tags = wanted.setdefault(repo, set())
+            assert tags is not None
+            tags.add(ref.tag)
+    lists: list[ListSpec] = []
+    skipped: list[str] = []
+    for repo, tags in wanted.items():
+        got, why = await _import_repository(repo, tags, registries.client(repo.registry))
+        lists.extend(got)
+        skipped.extend(why)
+    return ImportResult(tuple(lists), tuple(skipped))
+
+
+async def _import_repository(
+    repo: Reference, only: set[str] | None, client: Registry
+) -> tuple[list[ListSpec], list[str]]:
+    listed = await client.list_tags(repo.repository)
+    all_tags = sorted(t for t in set(listed) | (only or set()) if not _REFERRER_TAG.match(t))
+    infos = await asyncio.gather(*(client.head_manifest(repo.repository, t) for t in all_tags))
+    heads: dict[str, ManifestInfo] = {t: i for t, i in zip(all_tags, infos, strict=True) if i}
+    skipped: list[str] = []
+    by_digest: dict[str, list[str]] = {}
+    child_tags: dict[str, str] = {}  # image digest -> first tag (sorted) naming it
+    for tag in all_tags:
+        info = heads.get(tag)
+        if info is None:
+            if only is not None and tag in only:
+                skipped.append(f"{repo.name}:{tag}: not found")
+            continue
+        if info.media_type in mt.INDEX_TYPES:
+            if only is None or tag in only:
+                by_digest.setdefault(info.digest, []).append(tag)
+            continue
+        child_tags.setdefault(info.digest, tag)
+        if only is not None and tag in only:
+            skipped.append(f"{repo.name}:{tag}: a single image, not a list")
+    for tag in sorted(only or ()):
+        if _REFERRER_TAG.match(tag):
+            skipped.append(f"{repo.name}:{tag}: a referrer or signature tag, not a list")
+    lists: list[ListSpec] = []
+    for digest, tags in by_digest.items():
+        fetched = await client.get_manifest(repo.repository, digest)
+        index = fetched.manifest
+        assert isinstance(index, Index)
+        problem = _inexpressible(index)
+        if problem is None:
+            problem = await _missing_child(client, repo, index)
+        if problem is not None:
+            skipped.extend(f"{repo.name}:{t}: {problem}" for t in tags)
+            continue
+        lists.append(_spec(repo, tags, index, child_tags))
+    return lists, skipped
+
+
+def _inexpressible(index: Index) -> str | None:
+    """Why the config cannot reproduce ``index``, or None when it can."""
+    if index.subject is not None or index.artifact_type is not None:
+        return "a referrer or artifact index (subject/artifactType), not a list of platforms"
+    if not index.manifests:
+        return "an empty list (a list needs at least one entry)"
+    docker = index.media_type == mt.DOCKER_LIST
+    seen: set[object] = set()
+    for i, d in enumerate(index.manifests):
+        where = f"entry {i} ({d.digest[:19]})"
+        if d.media_type not in mt.IMAGE_TYPES:
+            return f"{where} is {shown(d.media_type)}, not an image manifest"
+        if docker and d.media_type != mt.DOCKER_MANIFEST:
+            return f"{where} is an OCI image in a Docker list, which mplat does not write"
+        if d.annotations:
+            return f"{where} has annotations, which the config cannot declare per entry"
+        if d.artifact_type is not None or d.urls:
+            return f"{where} has artifactType or urls, which the config cannot declare"
+        if d.platform is None or d.platform.is_unknown():
+            return f"{where} has no platform"
+        if d.platform.key() in seen:
+            return f"{where} repeats the platform {d.platform}"
+        seen.add(d.platform.key())
+    if docker and index.annotations:
+        return "a Docker list with annotations, which mplat does not write"
+    return None
+
+
+async def _missing_child(client: Registry, repo: Reference, index: Index) -> str | None:
+    """A child the repository lacks cannot be a source; the plan would fail on it."""
+    found = await asyncio.gather(
+        *(client.head_manifest(repo.repository, d.digest) for d in index.manifests)
+    )
+    for i, (d, info) in enumerate(zip(index.manifests, found, strict=True)):
+        if info is None:
+            return f"entry {i} ({d.digest}) is missing from the repository"
+        if (info.media_type, info.size) != (d.media_type, d.size):
+            return f"entry {i} ({d.digest[:19]}) does not match the manifest it names"
+    return None
+
+
+def _spec(repo: Reference, tags: list[str], index: Index, child_tags: dict[str, str]) -> ListSpec:
+    fmt: Format = "docker" if index.media_type == mt.DOCKER_LIST else "oci"
+    return ListSpec(
+        repository=repo,
+        tags=tuple(tags),
+        format=fmt,
+        location=IMPORTED,
+        manifests=tuple(_entry(repo, d, child_tags) for d in index.manifests),
+        annotations={k: v for k, v in index.annotations.items() if k not in MPLAT_ANNOTATIONS},
+    )
+
+
+def _entry(repo: Reference, d: Descriptor, child_tags: dict[str, str]) -> EntrySpec:
+    tag = child_tags.get(d.digest)
+    if tag is not None:
+        image = Reference(repo.registry, repo.repository, tag=tag)
+    else:
+        image = repo.with_digest(d.digest)
+    return EntrySpec(image=image, location=IMPORTED, platform=d.platform)
