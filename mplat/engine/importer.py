@@ -2,30 +2,38 @@
 
 The output must plan to "no changes", so a list is imported only when the config can say
 everything that gives it its meaning: entries with annotations, ``artifactType`` or
-``urls``, attestation entries, nested indexes, referrer indexes and entries without a
-platform cannot be declared, and such lists are skipped with a reason rather than imported
-as something else. Platforms are always declared as the list spells them: a platform read
-from the image config can differ from the list's (``os.version``, a variant), and the
-declared one is written verbatim.
+``urls``, nested indexes, referrer indexes and entries without a platform cannot be
+declared, and such lists are skipped with a reason rather than imported as something else.
+A buildx-style list (platform entries, then their attestations) is the one exception the
+config can state: one entry taking every entry and attestation from the list's own digest.
+
+Platforms are always declared as the list spells them: a platform read from the image
+config can differ from the list's (``os.version``, a variant), and the declared one is
+written verbatim.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mplat.config.model import EntrySpec, Format, ListSpec, Location
+from mplat.engine.concurrency import run_bounded
 from mplat.plan.model import MPLAT_ANNOTATIONS
 from mplat.registry.api import ManifestInfo, Registries, Registry
 from mplat.values import mediatypes as mt
-from mplat.values.manifest import Descriptor, Index
+from mplat.values.manifest import ATTESTATION_REFERENCE_DIGEST, Descriptor, Index, is_attestation
 from mplat.values.reference import Reference
 from mplat.values.text import shown
 
 # Tags other tools own (OCI referrers fallback, cosign); the planner skips them the same way.
 _REFERRER_TAG = re.compile(r"^sha256-[0-9a-f]{64}(\.[a-z]+)?$")
+
+LISTS_IN_FLIGHT = 64
+"""Lists read at once; requests are bounded per registry anyway, this bounds memory."""
 
 IMPORTED = Location("(imported)", 0, 0)
 """Where imported values "were written": nowhere yet; the writer gives them their lines."""
@@ -89,19 +97,61 @@ async def _import_repository(
     for tag in sorted(only or ()):
         if _REFERRER_TAG.match(tag):
             skipped.append(f"{repo.name}:{tag}: a referrer or signature tag, not a list")
+    jobs = [
+        functools.partial(_import_list, client, repo, digest, tags, child_tags)
+        for digest, tags in by_digest.items()
+    ]
     lists: list[ListSpec] = []
-    for digest, tags in by_digest.items():
-        fetched = await client.get_manifest(repo.repository, digest)
-        index = fetched.manifest
-        assert isinstance(index, Index)
-        problem = _inexpressible(index)
-        if problem is None:
-            problem = await _missing_child(client, repo, index)
-        if problem is not None:
+    for spec, problem, tags in await run_bounded(jobs, LISTS_IN_FLIGHT):
+        if spec is not None:
+            lists.append(spec)
+        else:
             skipped.extend(f"{repo.name}:{t}: {problem}" for t in tags)
-            continue
-        lists.append(_spec(repo, tags, index, child_tags))
     return lists, skipped
+
+
+async def _import_list(
+    client: Registry, repo: Reference, digest: str, tags: list[str], child_tags: dict[str, str]
+) -> tuple[ListSpec | None, str, list[str]]:
+    """The spec reproducing the list at ``digest``, or None and why it cannot be."""
+    fetched = await client.get_manifest(repo.repository, digest)
+    index = fetched.manifest
+    assert isinstance(index, Index)
+    attested = _with_attestations(index)
+    problem = None if attested else _inexpressible(index)
+    problem = problem or await _missing_child(client, repo, index)
+    if problem is not None:
+        return None, problem, tags
+    entries: tuple[EntrySpec, ...]
+    if attested:
+        # Attestation entries can only be declared by taking them from an index: this one.
+        entries = (EntrySpec(repo.with_digest(digest), IMPORTED, attestations=True),)
+    else:
+        entries = tuple(_entry(repo, d, child_tags) for d in index.manifests)
+    return _spec(repo, tags, index, entries), "", tags
+
+
+def _with_attestations(index: Index) -> bool:
+    """Whether ``index`` is what an entry ``attestations: true`` on itself renders.
+
+    That is: an OCI index whose platform entries (images, each platform once) come first
+    and whose attestations follow, each attached to one of them, as buildx writes them.
+    """
+    if index.media_type != mt.OCI_INDEX or index.subject or index.artifact_type:
+        return False
+    platforms = [d for d in index.manifests if not is_attestation(d.annotations)]
+    attestations = index.manifests[len(platforms) :]
+    if not attestations or any(not is_attestation(d.annotations) for d in attestations):
+        return False
+    keys = set()
+    for d in platforms:
+        if d.media_type not in mt.IMAGE_TYPES or d.platform is None or d.platform.is_unknown():
+            return False
+        keys.add(d.platform.key())
+    chosen = {d.digest for d in platforms}
+    return len(keys) == len(platforms) and all(
+        d.annotations.get(ATTESTATION_REFERENCE_DIGEST) in chosen for d in attestations
+    )
 
 
 def _inexpressible(index: Index) -> str | None:
@@ -145,14 +195,16 @@ async def _missing_child(client: Registry, repo: Reference, index: Index) -> str
     return None
 
 
-def _spec(repo: Reference, tags: list[str], index: Index, child_tags: dict[str, str]) -> ListSpec:
+def _spec(
+    repo: Reference, tags: list[str], index: Index, entries: tuple[EntrySpec, ...]
+) -> ListSpec:
     fmt: Format = "docker" if index.media_type == mt.DOCKER_LIST else "oci"
     return ListSpec(
         repository=repo,
         tags=tuple(tags),
         format=fmt,
         location=IMPORTED,
-        manifests=tuple(_entry(repo, d, child_tags) for d in index.manifests),
+        manifests=entries,
         annotations={k: v for k, v in index.annotations.items() if k not in MPLAT_ANNOTATIONS},
     )
 

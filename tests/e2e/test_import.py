@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from mplat.config.loader import load_config
-from mplat.values import mediatypes as mt
 from tests.support.cli import run_cli, write_config
 from tests.support.registry import RegistryServer
 from tests.support.seed import get_manifest, head_manifest, push_index, seed_image
@@ -164,7 +163,7 @@ def test_twenty_lists_by_docker_skopeo_and_mplat_import_with_no_changes(
     written += mplat_lists(registry, repos["mplat"], repos["docker"], tmp_path)
     assert written == 20
     out, err = import_and_check(tmp_path, *(f"{addr}/{r}" for r in repos.values()))
-    assert "warning" not in err
+    assert "warning: skipped" not in err
     config = load_config(out)
     assert sum(len(s.tags) for s in config.lists) == 22  # m1's three tags are one item
     (m1,) = [s for s in config.lists if "m1" in s.tags]
@@ -207,7 +206,7 @@ def test_what_the_config_cannot_express_is_skipped_with_a_warning(
     push_index(registry.url, repo, "plain", [(amd, linux_amd64), (arm, PLATFORMS["arm64"])])
     push_index(registry.url, repo, "sha256-" + "0" * 64 + ".sig", [(amd, linux_amd64)])
     attested = {
-        "mediaType": mt.OCI_MANIFEST,
+        "mediaType": arm.media_type,
         "digest": arm.digest,
         "size": arm.size,
         "platform": {"os": "unknown", "architecture": "unknown"},
@@ -217,17 +216,27 @@ def test_what_the_config_cannot_express_is_skipped_with_a_warning(
         },
     }
     push_index(registry.url, repo, "attested", [(amd, linux_amd64)], extra_entries=[attested])
+    # What `buildah manifest add --annotation` writes: an annotated platform entry.
+    annotated = {**attested, "platform": PLATFORMS["arm64"], "annotations": {"k": "v"}}
+    push_index(registry.url, repo, "annotated", [(amd, linux_amd64)], extra_entries=[annotated])
     out, err = import_and_check(tmp_path, f"{addr}/{repo}")
-    assert f"warning: skipped {addr}/{repo}:attested: entry 1 (" in err
-    assert "annotations" in err
+    assert err.startswith(f"warning: skipped {addr}/{repo}:annotated: entry 1 (")
+    assert err.count("warning: skipped") == 1
+    assert "has annotations, which the config cannot declare per entry" in err
     assert "sha256-" not in err and ":amd64" not in err  # not lists: no warning needed
     config = load_config(out)
-    (plain,) = config.lists
+    attested_list, plain = config.lists
     assert plain.tags == ("plain",)
     assert [str(e.image) for e in plain.manifests] == [
         f"{addr}/{repo}:amd64",
         f"{addr}/{repo}@{arm.digest}",
     ]
+    # Attestations can only come from an index: the list's own digest, attestations: true.
+    attested_digest = head_manifest(registry.url, repo, "attested")
+    assert attested_digest is not None
+    assert attested_list.tags == ("attested",)
+    (entry,) = attested_list.manifests
+    assert entry.image.digest == attested_digest[0] and entry.attestations
 
 
 def test_one_tag_to_stdout_and_nothing_to_import_is_an_error(

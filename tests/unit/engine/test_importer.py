@@ -213,3 +213,45 @@ def test_a_child_missing_from_the_repository_skips_the_list(
     result = run_import(registries, NAME)
     assert result.lists == ()
     assert result.skipped == (f"{NAME}:v1: entry 0 ({amd.digest}) is missing from the repository",)
+
+
+def attestation(image: Descriptor, of: Descriptor) -> Descriptor:
+    return Descriptor(
+        image.media_type,
+        image.digest,
+        image.size,
+        Platform("unknown", "unknown"),
+        {
+            "vnd.docker.reference.type": "attestation-manifest",
+            "vnd.docker.reference.digest": of.digest,
+        },
+    )
+
+
+def test_a_buildx_list_with_attestations_is_taken_from_its_own_digest(
+    registries: MemoryRegistries, reg: MemoryRegistry
+) -> None:
+    amd = push_image(reg, REPO, None, "linux/amd64", oci=True)
+    arm = push_image(reg, REPO, None, "linux/arm64", oci=True)
+    att = push_image(reg, REPO, None, "linux/386", oci=True, salt="attestation")
+    digest = put_index(reg, "v1", [amd, arm, attestation(att, amd), attestation(att, arm)])
+    result = run_import(registries, NAME)
+    assert result.skipped == ()
+    (spec,) = result.lists
+    (entry,) = spec.manifests
+    assert entry.image == Reference(HOST, REPO, digest=digest)
+    assert entry.attestations is True and entry.platform is None
+    assert_no_changes(registries, result)
+
+
+def test_attestations_before_platforms_or_of_nothing_listed_are_skipped(
+    registries: MemoryRegistries, reg: MemoryRegistry
+) -> None:
+    amd = push_image(reg, REPO, None, "linux/amd64", oci=True)
+    arm = push_image(reg, REPO, None, "linux/arm64", oci=True)
+    put_index(reg, "first", [attestation(arm, amd), amd])
+    put_index(reg, "orphan", [amd, attestation(arm, arm)])
+    result = run_import(registries, NAME)
+    assert result.lists == ()
+    assert len(result.skipped) == 2
+    assert all("has annotations" in why for why in result.skipped)
