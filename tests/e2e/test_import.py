@@ -10,6 +10,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import httpx
 import pytest
 
 from mplat.config.loader import load_config
@@ -256,3 +257,26 @@ def test_one_tag_to_stdout_and_nothing_to_import_is_an_error(
     assert f"warning: skipped {addr}/{repo}:amd64: a single image, not a list" in single.err
     assert "Error: no list to import" in single.err
     assert get_manifest(registry.url, repo, "amd64") is not None
+
+
+def test_a_repository_past_one_page_of_tags_imports_whole(
+    registry: RegistryServer, repo: str, tmp_path: Path
+) -> None:
+    """1,010 tags: the listing takes two pages (mplat asks for 1,000 a page)."""
+    addr = registry.address
+    amd = seed_image(registry.url, repo, "amd64", os="linux", architecture="amd64")
+    index = push_index(registry.url, repo, None, [(amd, {"os": "linux", "architecture": "amd64"})])
+    tags = [f"v{i:04d}" for i in range(1010)]
+    with httpx.Client(base_url=registry.url) as client:
+        for tag in tags:
+            resp = client.put(
+                f"/v2/{repo}/manifests/{tag}",
+                content=index.manifest,
+                headers={"Content-Type": index.media_type},
+            )
+            assert resp.status_code == 201, resp.text
+        first = client.get(f"/v2/{repo}/tags/list", params={"n": "1000"})
+        assert len(first.json()["tags"]) == 1000 and "next" in first.links  # two pages
+    out, _ = import_and_check(tmp_path, f"{addr}/{repo}")
+    (spec,) = load_config(out).lists
+    assert spec.tags == tuple(tags)
