@@ -13,17 +13,23 @@ from collections.abc import Iterable, Mapping, Sequence
 from mplat.config.model import ListSpec, RegistrySettings
 from mplat.values.platform import Platform, PlatformError
 
-SCHEMA_COMMENT = "# yaml-language-server: $schema=mplat.schema.json"
-"""Editors validate the file against mplat's schema (shipped as mplat/config/mplat.schema.json)."""
+SCHEMA_ID = "urn:mplat:config:v1"
+"""The schema's ``$id``: named when no file of it is given for editors to load."""
 
 
 def dump_config(
     lists: Sequence[ListSpec],
     registries: Mapping[str, RegistrySettings] | None = None,
     header: Iterable[str] = (),
+    schema: str | None = None,
 ) -> str:
-    """The YAML text of a config holding ``lists``; ``header`` lines become comments."""
-    out = [SCHEMA_COMMENT, *(f"# {line}".rstrip() for line in header), "", "version: 1"]
+    """The YAML text of a config holding ``lists``; ``header`` lines become comments.
+
+    ``schema`` is where editors find the JSON Schema (a path or URL): the first line is
+    then the ``yaml-language-server`` modeline, as in ``examples/``.
+    """
+    first = f"# yaml-language-server: $schema={schema}" if schema else f"# mplat {SCHEMA_ID}"
+    out = [first, *(f"# {line}".rstrip() for line in header), "", "version: 1"]
     if registries:
         out.append("registries:")
         for host, settings in sorted(registries.items()):

@@ -8,7 +8,9 @@ out with a warning on stderr naming the tag and why, never imported as something
 from __future__ import annotations
 
 import argparse
+import importlib.resources
 import sys
+from pathlib import Path
 
 from mplat.cli import wiring
 from mplat.cli.errors import EXIT_OK, UsageError
@@ -44,6 +46,7 @@ async def _import(args: argparse.Namespace, config: Config, refs: list[Reference
         result.lists,
         config.registries,
         header=[f"Written by `mplat import {' '.join(args.references)}`."],
+        schema=_schema_path(),
     )
     if args.output:
         write_atomic(args.output, text.encode(), 0o644)
@@ -52,6 +55,12 @@ async def _import(args: argparse.Namespace, config: Config, refs: list[Reference
     else:
         sys.stdout.write(text)
     return EXIT_OK
+
+
+def _schema_path() -> str | None:
+    """The installed schema, for editors: a file beside the package, when it is one."""
+    resource = importlib.resources.files("mplat.config").joinpath("mplat.schema.json")
+    return str(resource) if isinstance(resource, Path) and resource.is_file() else None
 
 
 def _reference(text: str) -> Reference:

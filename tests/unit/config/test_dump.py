@@ -7,7 +7,7 @@ import dataclasses
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mplat.config.dump import SCHEMA_COMMENT, dump_config, quoted
+from mplat.config.dump import SCHEMA_ID, dump_config, quoted
 from mplat.config.loader import load_config_text
 from mplat.config.model import EntrySpec, ListSpec, Location, RegistrySettings
 from mplat.values.platform import Platform
@@ -55,13 +55,14 @@ def round_trip(*lists: ListSpec, **registries: RegistrySettings) -> tuple[ListSp
 
 
 def test_the_text_starts_with_the_schema_comment_and_the_header() -> None:
-    text = dump_config([spec()], header=["Written by `mplat import x`."])
+    text = dump_config([spec()], header=["Written by `mplat import x`."], schema="/s.json")
     assert text.splitlines()[:4] == [
-        SCHEMA_COMMENT,
+        "# yaml-language-server: $schema=/s.json",
         "# Written by `mplat import x`.",
         "",
         "version: 1",
     ]
+    assert dump_config([spec()]).startswith(f"# mplat {SCHEMA_ID}\n\nversion: 1\n")
 
 
 def test_lists_round_trip_with_format_annotations_and_registries() -> None:
