@@ -26,7 +26,7 @@ from mplat.plan.model import MPLAT_ANNOTATIONS
 from mplat.registry.api import ManifestInfo, Registries, Registry
 from mplat.values import mediatypes as mt
 from mplat.values.manifest import ATTESTATION_REFERENCE_DIGEST, Descriptor, Index, is_attestation
-from mplat.values.reference import Reference
+from mplat.values.reference import Reference, ReferenceError, validate_tag
 from mplat.values.text import shown
 
 # Tags other tools own (OCI referrers fallback, cosign); the planner skips them the same way.
@@ -74,11 +74,19 @@ async def import_lists(targets: Sequence[Reference], registries: Registries) -> 
 async def _import_repository(
     repo: Reference, only: set[str] | None, client: Registry
 ) -> tuple[list[ListSpec], list[str]]:
-    listed = await client.list_tags(repo.repository)
-    all_tags = sorted(t for t in set(listed) | (only or set()) if not _REFERRER_TAG.match(t))
+    listed = set(await client.list_tags(repo.repository)) | (only or set())
+    skipped: list[str] = []
+    all_tags = []
+    for tag in sorted(listed):
+        try:
+            validate_tag(tag)
+        except ReferenceError:
+            skipped.append(f"{repo.name}: tag {shown(tag)} is not a valid tag")
+            continue
+        if not _REFERRER_TAG.match(tag):
+            all_tags.append(tag)
     infos = await asyncio.gather(*(client.head_manifest(repo.repository, t) for t in all_tags))
     heads: dict[str, ManifestInfo] = {t: i for t, i in zip(all_tags, infos, strict=True) if i}
-    skipped: list[str] = []
     by_digest: dict[str, list[str]] = {}
     child_tags: dict[str, str] = {}  # image digest -> first tag (sorted) naming it
     for tag in all_tags:
@@ -119,6 +127,8 @@ async def _import_list(
     assert isinstance(index, Index)
     attested = _with_attestations(index)
     problem = None if attested else _inexpressible(index)
+    if any(not key for key in index.annotations):
+        problem = "an index annotation has an empty name, which the config cannot declare"
     problem = problem or await _missing_child(client, repo, index)
     if problem is not None:
         return None, problem, tags

@@ -255,3 +255,18 @@ def test_attestations_before_platforms_or_of_nothing_listed_are_skipped(
     assert result.lists == ()
     assert len(result.skipped) == 2
     assert all("has annotations" in why for why in result.skipped)
+
+
+def test_names_the_config_could_not_hold_skip_with_a_reason(
+    registries: MemoryRegistries, reg: MemoryRegistry
+) -> None:
+    amd = push_image(reg, REPO, "amd64", "linux/amd64")
+    digest = put_index(reg, "v1", [amd])
+    reg.repo(REPO).tags["-bad\n"] = digest  # a registry's listing is not to be trusted
+    put_index(reg, "unnamed", [amd], annotations={"": "x"})
+    result = run_import(registries, NAME)
+    assert [s.tags for s in result.lists] == [("v1",)]
+    assert result.skipped == (
+        f"{NAME}: tag '-bad\\n' is not a valid tag",
+        f"{NAME}:unnamed: an index annotation has an empty name, which the config cannot declare",
+    )
