@@ -1,4 +1,4 @@
-"""Command line: ``mplat validate | plan | apply``.
+"""Command line: ``mplat validate | plan | apply | import``.
 
 ``main`` parses, runs one module of ``mplat.cli.commands`` and turns every expected failure
 (any ``MplatError``, or an unreadable file) into readable ``Error: ...`` lines and exit 1;
@@ -57,6 +57,10 @@ def command(name: str) -> Command:
         from mplat.cli.commands import apply
 
         return apply.run
+    if name == "import":
+        from mplat.cli.commands import import_
+
+        return import_.run
     raise AssertionError(f"the parser accepted an unknown command {name!r}")
 
 

@@ -142,4 +142,26 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print one JSON document (plan and outcomes) on stdout; human text on stderr",
     )
+    i = sub.add_parser(
+        "import",
+        parents=[net],
+        help="write the YAML that reproduces lists already in a registry",
+    )
+    i.add_argument(
+        "references",
+        nargs="+",
+        metavar="REPOSITORY[:TAG]",
+        help="a list's tag, or a repository to import every list of",
+    )
+    i.add_argument("-o", "--output", metavar="FILE", help="write the YAML here (default: stdout)")
+    i.add_argument(
+        "--insecure",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="talk plain HTTP to this registry, and say so in the YAML (repeatable)",
+    )
+    i.add_argument(
+        "-v", "--debug", action="store_true", help="show HTTP exchanges (credentials redacted)"
+    )
     return parser

@@ -31,7 +31,7 @@ def test_help_goes_to_stdout_and_exits_0(
 
 def test_top_level_help_names_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     _, out, _ = exits(capsys, "--help")
-    for command in ("validate", "plan", "apply"):
+    for command in ("validate", "plan", "apply", "import"):
         assert command in out
 
 
