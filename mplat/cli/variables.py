@@ -10,9 +10,10 @@ import argparse
 import os
 import re
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from mplat.config.loader import load_config
-from mplat.config.model import Config
+if TYPE_CHECKING:
+    from mplat.config.model import Config
 
 __all__ = ["ENV_PREFIX", "env_variables", "load", "var_flag"]
 
@@ -41,5 +42,9 @@ def env_variables(environ: Mapping[str, str]) -> dict[str, str]:
 
 def load(args: argparse.Namespace) -> Config:
     """The config named by ``-f``, with this command line's and environment's variables."""
+    # Imported here: the parser imports this module, and `mplat --version` must not pay for
+    # YAML and JSON Schema.
+    from mplat.config.loader import load_config
+
     flags = dict(getattr(args, "var", None) or [])  # a repeated --var: the last one wins
     return load_config(args.file, variables=flags, env_variables=env_variables(os.environ))
