@@ -17,16 +17,6 @@ from tests.support.memregistry import MemoryRegistries, MemoryRegistry, push_ima
 SRC = f"{OTHER}/staging/app"
 
 
-@pytest.fixture
-def registries() -> MemoryRegistries:
-    return MemoryRegistries()
-
-
-@pytest.fixture
-def reg(registries: MemoryRegistries) -> MemoryRegistry:
-    return registries.client(HOST)
-
-
 def local_list(reg: MemoryRegistry, tags: list[str], repo: str = REPO) -> ListSpec:
     """Two images of ``repo`` itself on ``tags``: nothing to copy, only the list to write."""
     push_image(reg, repo, "amd64", "linux/amd64")

@@ -19,16 +19,6 @@ from tests.support.engine import HOST, NAME, REPO, actions, plan
 from tests.support.memregistry import MemoryRegistries, MemoryRegistry, push_image, push_index
 
 
-@pytest.fixture
-def registries() -> MemoryRegistries:
-    return MemoryRegistries()
-
-
-@pytest.fixture
-def reg(registries: MemoryRegistries) -> MemoryRegistry:
-    return registries.client(HOST)
-
-
 def run_import(registries: MemoryRegistries, *refs: str) -> ImportResult:
     return asyncio.run(import_lists([parse_reference(r) for r in refs], registries))
 

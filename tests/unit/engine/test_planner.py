@@ -30,16 +30,6 @@ from tests.support.engine import (
 from tests.support.memregistry import MemoryRegistries, MemoryRegistry, push_image, push_index
 
 
-@pytest.fixture
-def registries() -> MemoryRegistries:
-    return MemoryRegistries()
-
-
-@pytest.fixture
-def reg(registries: MemoryRegistries) -> MemoryRegistry:
-    return registries.client(HOST)
-
-
 def two_images(reg: MemoryRegistry, repo: str = REPO) -> tuple[Descriptor, Descriptor]:
     return (
         push_image(reg, repo, "amd64", "linux/amd64"),
