@@ -41,6 +41,13 @@ class _Connection:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
         self.writer = writer
+        # asyncio also stores a connection's error (a reset) in the stream protocol's close
+        # future, which nobody awaits; freed by a cycle collection before the protocol, that
+        # future prints "Future exception was never retrieved" with a traceback. The error
+        # reaches the caller through the reader; the copy is marked as seen.
+        closed = getattr(writer.transport.get_protocol(), "_closed", None)
+        if isinstance(closed, asyncio.Future):
+            closed.add_done_callback(_seen)
 
     def usable(self) -> bool:
         """An idle connection must be quiet: EOF means the server closed it, and bytes
@@ -54,6 +61,11 @@ class _Connection:
         # never come, and a server still sending (a hostile body) sees the hang-up at once.
         with contextlib.suppress(Exception):
             self.writer.transport.abort()
+
+
+def _seen(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _unsent(conn: _Connection) -> int | None:

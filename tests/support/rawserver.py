@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import ssl
+import struct
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -21,8 +23,16 @@ from mplat.registry.lean import LeanTransport
 CLOSE = None
 """A script step: the server closes the connection."""
 
-Step = bytes | float | None
-"""bytes: send them; float: sleep that many seconds; None: close the connection."""
+
+class _Reset:
+    """The type of :data:`RESET`."""
+
+
+RESET = _Reset()
+"""A script step: the server resets the connection (TCP RST), as a crashing proxy does."""
+
+Step = bytes | float | _Reset | None
+"""bytes: send them; float: sleep; None: close the connection; RESET: reset it."""
 
 
 @dataclass(frozen=True)
@@ -129,6 +139,11 @@ class RawServer:
             for step in self.answer(request):
                 if step is CLOSE:
                     writer.close()
+                    return
+                if isinstance(step, _Reset):
+                    sock = writer.get_extra_info("socket")
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    writer.transport.abort()
                     return
                 if isinstance(step, float):
                     await asyncio.sleep(step)

@@ -9,6 +9,7 @@ tests/e2e/registry/test_lean.py.
 from __future__ import annotations
 
 import asyncio
+import gc
 import ssl
 import time
 from collections.abc import Sequence
@@ -20,6 +21,7 @@ import pytest
 
 from tests.support.rawserver import (
     CLOSE,
+    RESET,
     Answer,
     RawServer,
     Request,
@@ -625,3 +627,29 @@ def test_redirect_to_another_origin() -> None:
         assert start.conns() == [1, 1]
 
     run(main())
+
+
+def test_a_reset_connection_leaves_no_exception_unretrieved() -> None:
+    # asyncio keeps a reset in the stream protocol's close future. When a cycle collection
+    # frees that future before the protocol, asyncio logs it with a traceback, mid-run.
+    found: list[asyncio.Future[Any]] = []
+
+    async def main() -> None:
+        async with RawServer(always(0.05, RESET)) as server:
+            with pytest.raises(httpx.ReadError):
+                await get_n(server, 1)
+        found.extend(
+            f
+            for f in gc.get_objects()
+            if isinstance(f, asyncio.Future)
+            and f.done()
+            and not f.cancelled()
+            and getattr(f, "_log_traceback", False)
+        )
+
+    gc.disable()  # keep the protocol alive, as a reference cycle would
+    try:
+        run(main())
+    finally:
+        gc.enable()
+    assert found == []
