@@ -79,8 +79,11 @@ class _Builder:
         shown = path if prefix is None else prefix
         self.problems.append(ConfigProblem(where, prefixed(shown, message)))
 
-    def _where(self, path: JSONPath) -> str:
+    def _where(self, path: JSONPath, beside: JSONPath | None = None) -> str:
+        """Where ``path`` was written, naming its file when it is not the file of ``beside``."""
         loc = self.origins.value(path)
+        if beside is not None and self.origins.value(beside).file != loc.file:
+            return f"{loc} ({render_path(path)})"
         return f"line {loc.line}, column {loc.column} ({render_path(path)})"
 
     def build(self, data: dict[str, object]) -> Config | None:
@@ -189,7 +192,8 @@ class _Builder:
                 if first != tag_path:
                     self._problem(
                         tag_path,
-                        f"{repository.name}:{tag} is declared twice; first at {self._where(first)}",
+                        f"{repository.name}:{tag} is declared twice; first at "
+                        f"{self._where(first, tag_path)}",
                     )
                     ok = False
 

@@ -10,9 +10,11 @@ mistakes at once and each one where it was written:
    Then :mod:`~mplat.config.template`: variables, ``${}`` and for_each (only when used).
 4. :mod:`~mplat.config.build`: references, platforms and cross-field rules -> Config.
 
-A stage that rewrites documents (templating, merging several files) goes between 2 and 3.
-Variables from outside (``--var``, ``MPLAT_VAR_<NAME>``) are passed in: config/ reads no
-environment.
+Several files (``-f`` repeated, or a directory) are read and parsed one by one, then
+:mod:`~mplat.config.merge` makes one Document of them before templating, so variables,
+registries and defaults are shared and ``prune`` sees every file's tags. A stage that
+rewrites documents goes between 2 and 3. Variables from outside (``--var``,
+``MPLAT_VAR_<NAME>``) are passed in: config/ reads no environment.
 """
 
 from __future__ import annotations
@@ -20,16 +22,25 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 
 from mplat.config.build import build_config
-from mplat.config.model import Config, ConfigError
-from mplat.config.read import MAX_FILE_BYTES, read_file, source_text
+from mplat.config.merge import Merged, local_indexes, merge
+from mplat.config.model import Config, ConfigError, ConfigProblem
+from mplat.config.origins import Document
+from mplat.config.read import MAX_FILE_BYTES, config_files, read_file, source_text
 from mplat.config.schema import check_schema
 from mplat.config.template import VariableInputs, annotate, expand
 from mplat.config.yamlnodes import MAX_DEPTH, MAX_NODES, parse_document
 
-__all__ = ["MAX_DEPTH", "MAX_FILE_BYTES", "MAX_NODES", "load_config", "load_config_text"]
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_FILE_BYTES",
+    "MAX_NODES",
+    "load_config",
+    "load_config_text",
+    "load_configs",
+]
 
 
 def load_config(
@@ -49,6 +60,38 @@ def load_config(
     )
 
 
+def load_configs(
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    variables: Mapping[str, str] | None = None,
+    env_variables: Mapping[str, str] | None = None,
+) -> Config:
+    """Read the files and directories ``paths`` name as one config (``-f`` repeated).
+
+    Every file is read and parsed before any is refused, so all their mistakes show at once.
+    The config's ``path`` is the first file, which names the set in messages.
+    """
+    files = config_files([os.fspath(path) for path in paths])
+    if len(files) == 1:
+        return load_config(files[0], variables=variables, env_variables=env_variables)
+    documents: list[Document] = []
+    problems: list[ConfigProblem] = []
+    templated = False
+    with _gc_paused():
+        for filename in files:
+            try:
+                source = source_text(read_file(filename), filename)
+                documents.append(parse_document(source, filename))
+            except ConfigError as exc:
+                problems.extend(exc.problems)
+                continue
+            templated = templated or _uses_templating(source)
+        if problems:
+            raise ConfigError(problems)
+        merged = merge(documents)
+        return _load(merged.document, templated, variables, env_variables, merged)
+
+
 def load_config_text(
     text: str | bytes,
     filename: str,
@@ -60,20 +103,42 @@ def load_config_text(
     source = source_text(text, filename)
     with _gc_paused():
         document = parse_document(source, filename)
-        expansion = None
-        # Files that use no templating skip the stage: nothing in them could change.
-        if variables or "${" in source or "for_each" in source or "variables" in source:
+        return _load(document, _uses_templating(source), variables, env_variables)
+
+
+def _uses_templating(source: str) -> bool:
+    """Files that use no templating skip the stage: nothing in them could change."""
+    return "${" in source or "for_each" in source or "variables" in source
+
+
+def _load(
+    document: Document,
+    templated: bool,
+    variables: Mapping[str, str] | None,
+    env_variables: Mapping[str, str] | None,
+    merged: Merged | None = None,
+) -> Config:
+    """Stages 3 and 4 (templating first when used) on a parsed, possibly merged, document."""
+    expansion = None
+    try:
+        if variables or templated:
             inputs = VariableInputs(variables or {}, env_variables or {})
             expansion = expand(document, inputs)
             document = expansion.document
-        report = check_schema(document)
-        config, problems = build_config(document, report.tainted)
+    except ConfigError as exc:
+        raise ConfigError(_local(exc.problems, merged)) from None
+    report = check_schema(document)
+    config, problems = build_config(document, report.tainted)
     problems = report.problems + problems
     if expansion is not None:
         problems = annotate(problems, expansion)
     if problems or config is None:
-        raise ConfigError(list(dict.fromkeys(problems)))
+        raise ConfigError(_local(list(dict.fromkeys(problems)), merged))
     return config
+
+
+def _local(problems: list[ConfigProblem], merged: Merged | None) -> list[ConfigProblem]:
+    return problems if merged is None else local_indexes(problems, merged)
 
 
 @contextlib.contextmanager

@@ -9,11 +9,22 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Sequence
 
 from mplat.config.model import ConfigError
 from mplat.files import read_fd_capped
 
-__all__ = ["MAX_FILE_BYTES", "SPLIT_HINT", "check_size", "decode", "read_file", "source_text"]
+__all__ = [
+    "MAX_FILE_BYTES",
+    "SPLIT_HINT",
+    "check_size",
+    "config_files",
+    "decode",
+    "read_file",
+    "source_text",
+]
+
+YAML_SUFFIXES = (".yaml", ".yml")
 
 MAX_FILE_BYTES = 6 * 1024 * 1024
 """A config of 10,000 one-tag lists of 3 entries with platforms is 3-4.5 MB, so this leaves
@@ -34,6 +45,44 @@ def check_size(size: int, filename: str) -> None:
             f"the file is too large: {size} bytes, over the limit of {MAX_FILE_BYTES} bytes "
             f"(6 MiB) for one file; {SPLIT_HINT}",
         )
+
+
+def config_files(paths: Sequence[str]) -> list[str]:
+    """The files ``-f`` names: a directory stands for its ``*.yaml``/``*.yml`` files.
+
+    As Terraform reads a directory: every file directly in it, sorted by name, not
+    recursive, hidden files skipped. A file named twice (``-f a.yaml -f .``) is read once,
+    or its lists would be declared twice.
+    """
+    out: list[str] = []
+    seen: set[str] = set()
+    for path in paths:
+        if os.path.isdir(path):
+            try:
+                names = sorted(os.listdir(path))
+            except OSError as exc:
+                raise ConfigError.at(
+                    path, 0, 0, f"cannot list the directory: {_os_reason(exc)}"
+                ) from None
+            found = [
+                os.path.join(path, name)
+                for name in names
+                if name.endswith(YAML_SUFFIXES)
+                and not name.startswith(".")
+                and os.path.isfile(os.path.join(path, name))
+            ]
+            if not found:
+                raise ConfigError.at(
+                    path, 0, 0, "is a directory with no *.yaml or *.yml files in it"
+                )
+        else:
+            found = [path]
+        for name in found:
+            key = os.path.realpath(name)
+            if key not in seen:
+                seen.add(key)
+                out.append(name)
+    return out
 
 
 def read_file(filename: str) -> bytes:

@@ -129,3 +129,27 @@ def test_read_file_and_source_text_are_the_first_stage(tmp_path: Path) -> None:
     assert read.source_text("\ufeff" + VALID_HEAD, str(path)) == VALID_HEAD
     with pytest.raises(ConfigError, match="not valid UTF-8"):
         read.source_text(b"\xff", "x.yaml")
+
+
+def test_config_files_expand_directories_sorted_and_once(tmp_path: Path) -> None:
+    conf = tmp_path / "conf.d"
+    (conf / "nested").mkdir(parents=True)
+    for name in ("b.yml", "a.yaml", ".hidden.yaml", "notes.txt", "nested/c.yaml"):
+        (conf / name).write_text("version: 1\n")
+    (conf / "dir.yaml").mkdir()  # a directory named like a file is not a file
+    single = tmp_path / "single.yaml"
+    single.write_text("version: 1\n")
+    assert read.config_files([str(single), str(conf), str(conf / "a.yaml")]) == [
+        str(single),
+        str(conf / "a.yaml"),
+        str(conf / "b.yml"),
+    ]
+    # Missing paths pass through: reading them reports "no such file" at their name.
+    assert read.config_files([str(tmp_path / "gone.yaml")]) == [str(tmp_path / "gone.yaml")]
+
+
+def test_config_files_refuse_a_directory_without_yaml(tmp_path: Path) -> None:
+    (tmp_path / "x.json").write_text("{}")
+    with pytest.raises(ConfigError) as caught:
+        read.config_files([str(tmp_path)])
+    assert str(caught.value) == f"{tmp_path}: is a directory with no *.yaml or *.yml files in it"
