@@ -51,7 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
     """The parser of ``mplat``; ``args.command`` names the module in ``mplat.cli.commands``."""
     common = _Parser(add_help=False)
     common.add_argument(
-        "-f", "--file", default="manifests.yaml", help="configuration file (default: %(default)s)"
+        "-f",
+        "--file",
+        action="append",
+        metavar="PATH",
+        help="configuration file, or a directory to read every *.yaml / *.yml in it; repeatable,"
+        " the files are one config (default: manifests.yaml)",
     )
     common.add_argument(
         "-v", "--debug", action="store_true", help="show HTTP exchanges (credentials redacted)"

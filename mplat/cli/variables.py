@@ -1,4 +1,4 @@
-"""Config variables from outside the file: ``--var NAME=VALUE`` and ``MPLAT_VAR_<NAME>``.
+"""Config files and variables from the command line: ``-f``, ``--var``, ``MPLAT_VAR_<NAME>``.
 
 The environment is read here, at the edge, and handed to the loader as plain mappings, so
 config/ stays pure. The loader applies the precedence (flag > environment > file).
@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from mplat.config.model import Config
 
-__all__ = ["ENV_PREFIX", "env_variables", "load", "var_flag"]
+__all__ = ["DEFAULT_CONFIG", "ENV_PREFIX", "config_paths", "env_variables", "load", "var_flag"]
 
+DEFAULT_CONFIG = "manifests.yaml"
 ENV_PREFIX = "MPLAT_VAR_"
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -40,11 +41,21 @@ def env_variables(environ: Mapping[str, str]) -> dict[str, str]:
     }
 
 
+def config_paths(args: argparse.Namespace) -> list[str]:
+    """What ``-f`` names, in order (``manifests.yaml`` when it is not given)."""
+    given: str | list[str] | None = getattr(args, "file", None)
+    if not given:
+        return [DEFAULT_CONFIG]
+    return [given] if isinstance(given, str) else list(given)
+
+
 def load(args: argparse.Namespace) -> Config:
     """The config named by ``-f``, with this command line's and environment's variables."""
     # Imported here: the parser imports this module, and `mplat --version` must not pay for
     # YAML and JSON Schema.
-    from mplat.config.loader import load_config
+    from mplat.config.loader import load_configs
 
     flags = dict(getattr(args, "var", None) or [])  # a repeated --var: the last one wins
-    return load_config(args.file, variables=flags, env_variables=env_variables(os.environ))
+    return load_configs(
+        config_paths(args), variables=flags, env_variables=env_variables(os.environ)
+    )

@@ -15,7 +15,7 @@ from mplat.cli import interrupt, prompt, wiring
 from mplat.cli.commands.plan import make_plan
 from mplat.cli.errors import EXIT_ERROR, EXIT_OK, UsageError
 from mplat.cli.printing import print_plan, style
-from mplat.cli.variables import load
+from mplat.cli.variables import config_paths, load
 from mplat.output.text import blocked_message, interrupted_report, render_result
 from mplat.plan.json_codec import dumps_apply
 from mplat.plan.outcome import ApplyResult
@@ -102,6 +102,6 @@ def _may_apply(args: argparse.Namespace, plan: Plan, saved: bool) -> bool:
 
 def _try_load_for_settings(args: argparse.Namespace) -> Config | None:
     """A saved plan needs registry settings (TLS, credentials env) if a config is at hand."""
-    if not os.path.exists(args.file):
+    if not all(os.path.exists(path) for path in config_paths(args)):
         return None
     return load(args)

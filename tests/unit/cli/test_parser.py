@@ -7,6 +7,7 @@ import pytest
 from mplat import __version__
 from mplat.cli.main import main
 from mplat.cli.parser import build_parser
+from mplat.cli.variables import config_paths
 
 
 def exits(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -62,9 +63,9 @@ def test_usage_errors_exit_1_with_usage_and_one_error_line(
 
 def test_defaults() -> None:
     args = build_parser().parse_args(["plan"])
-    assert (args.command, args.file, args.parallelism, args.timeout, args.retries) == (
+    assert (args.command, config_paths(args), args.parallelism, args.timeout, args.retries) == (
         "plan",
-        "manifests.yaml",
+        ["manifests.yaml"],
         None,
         30.0,
         8,
@@ -74,3 +75,8 @@ def test_defaults() -> None:
         ["apply", "saved.plan", "--target", "a:1", "--target", "b:2"]
     )
     assert (applied.plan_file, applied.target) == ("saved.plan", ["a:1", "b:2"])
+
+
+def test_file_is_repeatable_in_order() -> None:
+    args = build_parser().parse_args(["plan", "-f", "b.yaml", "--file", "conf.d", "-f", "a.yml"])
+    assert config_paths(args) == ["b.yaml", "conf.d", "a.yml"]
