@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 from mplat.values.errors import MplatError
 
@@ -185,7 +185,16 @@ class Reference:
         return self.digest or self.tag or "latest"
 
     def with_tag(self, tag: str) -> Reference:
-        return replace(self, tag=validate_tag(tag), digest=None)
+        """This reference with ``tag`` and no digest.
+
+        Only the tag is checked: ``self`` was checked when it was made and each part's rule
+        stands alone, so a valid tag keeps it valid (a build makes one per image it reads).
+        """
+        values = (self.registry, self.repository, validate_tag(tag), None)
+        out = object.__new__(Reference)
+        for name, value in zip(_FIELDS, values, strict=True):
+            object.__setattr__(out, name, value)
+        return out
 
     def with_digest(self, digest: str) -> Reference:
         return replace(self, tag=None, digest=validate_digest(digest))
@@ -197,6 +206,10 @@ class Reference:
         if self.digest is not None:
             out += f"@{self.digest}"
         return out
+
+
+_FIELDS = tuple(field.name for field in fields(Reference))
+"""In order, for :meth:`Reference.with_tag`; zip(strict=True) there notices a new field."""
 
 
 def validate_tag(tag: str) -> str:

@@ -201,6 +201,15 @@ def test_with_tag_drops_digest() -> None:
     assert ref == Reference("ghcr.io", "acme/app", "v2", None)
 
 
+@pytest.mark.parametrize("text", ["busybox", "localhost:5000/a/b:t", f"[::1]:5000/x@{D1}"])
+def test_with_tag_equals_a_reference_made_and_checked_whole(text: str) -> None:
+    # with_tag skips the checks of the parts it keeps; the result must be the same value.
+    ref = parse_reference(text).with_tag("v2")
+    assert ref == Reference(ref.registry, ref.repository, "v2")
+    assert hash(ref) == hash(Reference(ref.registry, ref.repository, "v2"))
+    assert parse_reference(str(ref)) == ref
+
+
 def test_with_digest_drops_tag() -> None:
     ref = parse_reference("ghcr.io/acme/app:old").with_digest(D2)
     assert ref == Reference("ghcr.io", "acme/app", None, D2)
