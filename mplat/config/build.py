@@ -23,8 +23,9 @@ from mplat.config.model import (
     State,
 )
 from mplat.config.origins import Document, JSONPath, Origins, prefixed, render_path
+from mplat.config.parsecache import ParseCache
 from mplat.values.platform import Platform, PlatformError
-from mplat.values.reference import Reference, ReferenceError, parse_reference
+from mplat.values.reference import Reference, ReferenceError
 from mplat.values.text import json_quoted
 
 __all__ = ["build_config"]
@@ -33,14 +34,15 @@ PlatformKey = tuple[str, str, str, str, tuple[str, ...]]
 
 
 def build_config(
-    document: Document, tainted: list[JSONPath]
+    document: Document, tainted: list[JSONPath], parsed: ParseCache | None = None
 ) -> tuple[Config | None, list[ConfigProblem]]:
     """The Config of ``document`` and the problems of meaning found in it.
 
     The Config is None when anything at all is wrong, including a tainted path; the problems
     are those of the parts the schema accepted, so both passes' problems are shown together.
+    ``parsed`` holds the references and platforms already parsed during this load.
     """
-    builder = _Builder(document.origins, tainted)
+    builder = _Builder(document.origins, tainted, parsed or ParseCache())
     config = builder.build(document.data)
     return config, builder.problems
 
@@ -58,8 +60,9 @@ class _Builder:
     not produce a second, confusing message.
     """
 
-    def __init__(self, origins: Origins, tainted: list[JSONPath]) -> None:
+    def __init__(self, origins: Origins, tainted: list[JSONPath], parsed: ParseCache) -> None:
         self.origins = origins
+        self.parsed = parsed
         self.filename = origins.filename
         self.tainted = tainted
         self.problems: list[ConfigProblem] = []
@@ -265,7 +268,7 @@ class _Builder:
         if not isinstance(text, str) or not self._clean(path):
             return None
         try:
-            reference = parse_reference(text)
+            reference = self.parsed.reference(text)
         except ReferenceError as exc:
             self._problem(path, str(exc))
             return None
@@ -291,7 +294,7 @@ class _Builder:
         text = raw.get("image")
         if isinstance(text, str) and self._clean((*path, "image")):
             try:
-                image = parse_reference(text)
+                image = self.parsed.reference(text)
             except ReferenceError as exc:
                 self._problem((*path, "image"), str(exc))
         ok &= image is not None
@@ -338,7 +341,7 @@ class _Builder:
             return None
         try:
             if isinstance(value, str):
-                platform = Platform.parse(value)
+                platform = self.parsed.platform(value)
             else:
                 platform = Platform.from_json(value)
         except PlatformError as exc:
@@ -351,7 +354,7 @@ class _Builder:
                 "(use attestations: true to keep them)",
             )
             return None
-        key = platform.key()
+        key = self.parsed.platform_key(platform)
         other = platforms_seen.get(key)
         if other is not None:
             self._problem(
