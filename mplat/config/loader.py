@@ -6,7 +6,8 @@ mistakes at once and each one where it was written:
 1. :mod:`~mplat.config.read`: the file's bytes and text (size, file type, UTF-8).
 2. :mod:`~mplat.config.yamlnodes`: bounded YAML -> a :class:`~mplat.config.origins.Document`
    (plain data plus the origin of every value).
-3. :mod:`~mplat.config.schema`: JSON Schema, with jsonschema's errors as plain sentences.
+3. :mod:`~mplat.config.schema`: JSON Schema, with jsonschema's errors as plain sentences
+   (run by :mod:`~mplat.config.shapes`, once per shape of list item when that proves enough).
    Then :mod:`~mplat.config.template`: variables, ``${}`` and for_each (only when used).
 4. :mod:`~mplat.config.build`: references, platforms and cross-field rules -> Config.
 
@@ -29,7 +30,7 @@ from mplat.config.merge import Merged, local_indexes, merge
 from mplat.config.model import Config, ConfigError, ConfigProblem
 from mplat.config.origins import Document
 from mplat.config.read import MAX_FILE_BYTES, config_files, read_file, source_text
-from mplat.config.schema import check_schema
+from mplat.config.shapes import check_document
 from mplat.config.template import VariableInputs, annotate, expand
 from mplat.config.yamlnodes import MAX_DEPTH, MAX_NODES, parse_document
 
@@ -127,7 +128,7 @@ def _load(
             document = expansion.document
     except ConfigError as exc:
         raise ConfigError(_local(exc.problems, merged)) from None
-    report = check_schema(document)
+    report = check_document(document)
     config, problems = build_config(document, report.tainted)
     problems = report.problems + problems
     if expansion is not None:
