@@ -69,10 +69,14 @@ class _Builder:
 
     def _clean(self, path: JSONPath) -> bool:
         """Neither this value, nor anything in it, nor anything around it failed the schema."""
+        if not self.tainted:
+            return True  # the usual case, asked 14 times per list
         return not any(t[: len(path)] == path or path[: len(t)] == t for t in self.tainted)
 
     def _intact(self, path: JSONPath) -> bool:
         """This container is the right kind of thing; parts of it may still be broken."""
+        if not self.tainted:
+            return True  # the usual case, asked 14 times per list
         return not any(path[: len(t)] == t for t in self.tainted)
 
     def _problem(
