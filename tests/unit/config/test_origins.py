@@ -34,6 +34,16 @@ def test_origins_may_point_into_several_files() -> None:
     assert origins.value(("y",)).file == "a.yaml"
 
 
+def test_values_written_at_one_place_share_one_location() -> None:
+    # Expanded template items share their template's origins, and so their Locations.
+    shared = ("t.yaml", 7, 9, 7, 5, None)
+    origins = Origins("t.yaml", {(): ("t.yaml", 1, 1, 0, 0, None), ("a",): shared, ("b",): shared})
+    assert origins.value(("a",)) is origins.value(("b",))
+    assert origins.value(("b",)) == Location("t.yaml", 7, 9)
+    assert origins.value(("a", "missing")) == Location("t.yaml", 7, 9)
+    assert origins.value(()) == Location("t.yaml", 1, 1)
+
+
 def test_paths_are_rendered_as_messages_name_them() -> None:
     assert render_path(("lists", 0, "tags", 1)) == "lists[0].tags[1]"
     assert render_path(("registries", "a.io", "parallelism")) == 'registries["a.io"].parallelism'
