@@ -290,6 +290,28 @@ STRING = {"type": "object", "properties": {"name": {"type": "string", "minLength
         ("free strings, all fine", STRING, [{"name": "ab"}, {"name": "cd"}], (True, True)),
         ("free strings, one too short", STRING, [{"name": "ab"}, {"name": "c"}], (False, False)),
         (
+            "every length limit counts",
+            {
+                "properties": {
+                    "name": {"allOf": [{"minLength": 2}, {"minLength": 3}, {"maxLength": 4}]}
+                }
+            },
+            [{"name": "abc"}, {"name": "abcd"}, {"name": "ab"}],
+            (False, False),
+        ),
+        (
+            "every length limit counts, all fine",
+            {"properties": {"name": {"allOf": [{"minLength": 2}, {"maxLength": 4}]}}},
+            [{"name": "abc"}, {"name": "abcd"}, {"name": "ab"}],
+            (True, True),
+        ),
+        (
+            "a type that is not a string",
+            {"properties": {"name": {"type": ["number", "null"]}}},
+            [{"name": 1}, {"name": "x"}],
+            (False, False),
+        ),
+        (
             "an enum is checked per item",
             {"properties": {"f": {"enum": ["a", "b"]}}},
             [{"f": "a"}, {"f": "b"}, {"f": "c"}],
