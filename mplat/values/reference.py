@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 
 from mplat.values.errors import MplatError
 
@@ -190,10 +190,12 @@ class Reference:
         Only the tag is checked: ``self`` was checked when it was made and each part's rule
         stands alone, so a valid tag keeps it valid (a build makes one per image it reads).
         """
-        values = (self.registry, self.repository, validate_tag(tag), None)
-        out = object.__new__(Reference)
-        for name, value in zip(_FIELDS, values, strict=True):
-            object.__setattr__(out, name, value)
+        validate_tag(tag)
+        out = object.__new__(Reference)  # every field set below (a test checks the list)
+        object.__setattr__(out, "registry", self.registry)
+        object.__setattr__(out, "repository", self.repository)
+        object.__setattr__(out, "tag", tag)
+        object.__setattr__(out, "digest", None)
         return out
 
     def with_digest(self, digest: str) -> Reference:
@@ -206,10 +208,6 @@ class Reference:
         if self.digest is not None:
             out += f"@{self.digest}"
         return out
-
-
-_FIELDS = tuple(field.name for field in fields(Reference))
-"""In order, for :meth:`Reference.with_tag`; zip(strict=True) there notices a new field."""
 
 
 def validate_tag(tag: str) -> str:

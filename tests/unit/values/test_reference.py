@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -102,6 +104,16 @@ def test_str_round_trips(
 ) -> None:
     ref = parse_reference(text)
     assert parse_reference(str(ref)) == ref
+
+
+def test_with_tag_sets_every_field() -> None:
+    # with_tag sets the fields one by one, skipping __post_init__; a new field must go there.
+    assert [f.name for f in dataclasses.fields(Reference)] == [
+        "registry",
+        "repository",
+        "tag",
+        "digest",
+    ]
 
 
 # (input, a substring the message must contain)
