@@ -107,6 +107,8 @@ class _Position:
     def child(self, key: str) -> _Position:
         found = self.children.get(key)
         if found is None:
+            if not isinstance(key, str):
+                raise _Doubt  # YAML keys are strings; whatever else is full validation's
             found = _Position(_child_routes(self.routes, key), self._keywords)
             self.children[key] = found
         return found

@@ -425,6 +425,12 @@ def test_a_value_of_an_unknown_type_means_full_validation() -> None:
     assert not valid_by_shapes(Document(data, Origins("t.yaml", {})), VALIDATOR)
 
 
+def test_a_key_that_is_not_a_string_means_full_validation() -> None:
+    validator = make_validator(_schema({"patternProperties": {"^x": {"type": "string"}}}))
+    data: dict[str, object] = {"lists": [{"x": "a"}, {1: "b"}]}
+    assert not valid_by_shapes(Document(data, Origins("t.yaml", {})), validator)
+
+
 def test_no_lists_means_full_validation() -> None:
     document = Document({"version": 1, "lists": {"a": 1}}, Origins("t.yaml", {}))
     assert not valid_by_shapes(document, VALIDATOR)
