@@ -40,7 +40,7 @@ def build_config(
 
     The Config is None when anything at all is wrong, including a tainted path; the problems
     are those of the parts the schema accepted, so both passes' problems are shown together.
-    ``parsed`` holds the references and platforms already parsed during this load.
+    ``parsed`` holds the references and platforms parsed earlier in this load (None: none).
     """
     builder = _Builder(document.origins, tainted, parsed or ParseCache())
     config = builder.build(document.data)
@@ -70,13 +70,13 @@ class _Builder:
     def _clean(self, path: JSONPath) -> bool:
         """Neither this value, nor anything in it, nor anything around it failed the schema."""
         if not self.tainted:
-            return True  # the usual case, asked 14 times per list
+            return True  # the usual case, asked of every value of every list
         return not any(t[: len(path)] == path or path[: len(t)] == t for t in self.tainted)
 
     def _intact(self, path: JSONPath) -> bool:
         """This container is the right kind of thing; parts of it may still be broken."""
         if not self.tainted:
-            return True  # the usual case, asked 14 times per list
+            return True  # the usual case, asked of every value of every list
         return not any(path[: len(t)] == t for t in self.tainted)
 
     def _problem(

@@ -10,6 +10,7 @@ from mplat.config import yamlnodes
 from mplat.config.build import build_config
 from mplat.config.loader import load_config, load_config_text
 from mplat.config.model import ConfigError
+from mplat.config.parsecache import ParseCache
 from tests.support.configs import (
     VALID_HEAD,
     Problem,
@@ -316,4 +317,24 @@ def test_build_config_keeps_to_rules_a_schema_cannot_state() -> None:
     assert config is None
     assert [(p.location.line, p.message[:30]) for p in found] == [
         (6, "lists[0].prune: prune needs fo")
+    ]
+
+
+def test_build_config_parses_each_repeated_name_and_platform_once() -> None:
+    lists = "".join(
+        f"  - {{repository: a.io/b, tags: [t{i}], manifests: "
+        f"[{{image: a.io/b:{i}-x, platform: linux/amd64}}, {{image: a.io/c:{i}}}]}}\n"
+        for i in range(3)
+    )
+    document = yamlnodes.parse_document("version: 1\nlists:\n" + lists, "b.yaml")
+    parsed = ParseCache()
+    config, found = build_config(document, [], parsed)
+    assert found == [] and config is not None
+    assert config.lists[0].repository is config.lists[2].repository is parsed.reference("a.io/b")
+    first, last = config.lists[0].manifests[0], config.lists[2].manifests[0]
+    assert first.platform is last.platform is parsed.platform("linux/amd64")
+    assert [str(spec.manifests[0].image) for spec in config.lists] == [
+        "a.io/b:0-x",
+        "a.io/b:1-x",
+        "a.io/b:2-x",
     ]
