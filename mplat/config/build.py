@@ -18,7 +18,6 @@ from mplat.config.model import (
     EntrySpec,
     Format,
     ListSpec,
-    Location,
     RegistrySettings,
     State,
 )
@@ -49,6 +48,16 @@ def build_config(
 class _Declared:
     platform: Platform
     path: JSONPath
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """One repository of a list item, with the format the list has there and where it is set."""
+
+    path: JSONPath
+    repository: Reference | None
+    format: Format
+    format_path: JSONPath
 
 
 class _Builder:
@@ -89,15 +98,17 @@ class _Builder:
     def build(self, data: dict[str, object]) -> Config | None:
         default_format = self._default_format(data.get("defaults"))
         registries = self._registries(data.get("registries"))
-        lists: list[ListSpec | None] = []
+        specs: list[ListSpec] = []
+        ok = True
         declared: dict[tuple[str, str], JSONPath] = {}
         items = data.get("lists")
         for index, item in enumerate(items if isinstance(items, list) else []):
-            lists.append(self._list(("lists", index), item, default_format, declared))
-        if registries is None or not isinstance(items, list):
-            return None
-        specs = [spec for spec in lists if spec is not None]
-        if len(specs) != len(lists):
+            built = self._list(("lists", index), item, default_format, declared)
+            if built is None:
+                ok = False
+            else:
+                specs.extend(built)
+        if registries is None or not isinstance(items, list) or not ok:
             return None
         return Config(
             path=self.filename,
@@ -164,38 +175,29 @@ class _Builder:
         item: object,
         default_format: Format,
         declared: dict[tuple[str, str], JSONPath],
-    ) -> ListSpec | None:
+    ) -> list[ListSpec] | None:
+        """The ListSpecs of one item: one per repository it names, sharing everything else."""
         if not isinstance(item, dict) or not self._intact(path):
             return None
         # Shapes, types and spellings are the schema's: a list it accepted whole is built,
         # once the rules below agree too; the rules still run on the parts it accepted.
         ok = self._clean(path)
 
-        repository = self._repository((*path, "repository"), item.get("repository"))
-        ok &= repository is not None
-
-        fmt_value = item.get("format", default_format)
         fmt_path = (*path, "format") if "format" in item else ("defaults", "format")
-        fmt = cast(Format, fmt_value) if self._clean(fmt_path) else default_format
+        fmt = cast(Format, item.get("format", default_format))
+        if not self._clean(fmt_path):
+            fmt = default_format
+        targets = self._targets((*path, "repository"), item.get("repository"), fmt, fmt_path)
+        ok &= targets is not None
 
         tags: list[str] = []
-        tag_locations: list[Location] = []
+        tag_paths: list[JSONPath] = []
         raw_tags = item.get("tags")
         for index, tag in enumerate(raw_tags if isinstance(raw_tags, list) else []):
             tag_path = (*path, "tags", index)
-            if not isinstance(tag, str) or not self._clean(tag_path):
-                continue  # the schema checked it (its tag pattern is validate_tag)
-            tags.append(tag)
-            tag_locations.append(self.origins.value(tag_path))
-            if repository is not None:
-                first = declared.setdefault((repository.name, tag), tag_path)
-                if first != tag_path:
-                    self._problem(
-                        tag_path,
-                        f"{repository.name}:{tag} is declared twice; first at "
-                        f"{self._where(first, tag_path)}",
-                    )
-                    ok = False
+            if isinstance(tag, str) and self._clean(tag_path):  # its pattern is validate_tag
+                tags.append(tag)
+                tag_paths.append(tag_path)
 
         annotations = item.get("annotations", {})
         if not isinstance(annotations, dict) or not all(
@@ -203,8 +205,106 @@ class _Builder:
         ):
             ok = False
             annotations = {}
-        elif annotations and fmt == "docker":
-            source = "" if "format" in item else f" (from {render_path(fmt_path)})"
+        prune = item.get("prune", False)
+
+        entries: list[tuple[JSONPath, EntrySpec]] = []
+        # By platform key: a list scan per entry made a 5,000-entry list take 39 s.
+        platforms_seen: dict[PlatformKey, _Declared] = {}
+        raw_entries = item.get("manifests", [])
+        for index, raw in enumerate(raw_entries if isinstance(raw_entries, list) else []):
+            entry_path = (*path, "manifests", index)
+            entry = self._entry(entry_path, raw, platforms_seen)
+            if entry is None:
+                ok = False
+            else:
+                entries.append((entry_path, entry))
+
+        for target in targets or ():
+            ok &= self._target_rules(path, item, target, tags, tag_paths, entries, declared)
+        if not ok or not targets:
+            return None
+        written_for = tuple(
+            t.repository for t in targets if t.repository is not None and t.format == "oci"
+        )
+        return [
+            ListSpec(
+                repository=target.repository,
+                tags=tuple(tags),
+                format=target.format,
+                location=self.origins.value(path),
+                manifests=tuple(entry for _, entry in entries),
+                annotations=dict(annotations),
+                state=cast(State, item.get("state", "present")),
+                prune=cast(bool, prune),
+                prevent_destroy=cast(bool, item.get("prevent_destroy", False)),
+                tag_locations=tuple(self.origins.value(p) for p in tag_paths),
+                written_for=written_for if len(targets) > 1 and target.format == "oci" else (),
+            )
+            for target in targets
+            if target.repository is not None
+        ]
+
+    def _targets(
+        self, path: JSONPath, value: object, fmt: Format, fmt_path: JSONPath
+    ) -> list[_Target] | None:
+        """``repository:``: one string, or a list of strings and ``{name, format}`` mappings."""
+        if not isinstance(value, list):
+            return [_Target(path, self._repository(path, value), fmt, fmt_path)]
+        out: list[_Target] = []
+        seen: dict[str, JSONPath] = {}
+        for index, raw in enumerate(value):
+            sub = (*path, index)
+            if isinstance(raw, dict):
+                own = "format" in raw and self._clean((*sub, "format"))
+                out.append(
+                    _Target(
+                        (*sub, "name"),
+                        self._repository((*sub, "name"), raw.get("name")),
+                        cast(Format, raw["format"]) if own else fmt,
+                        (*sub, "format") if own else fmt_path,
+                    )
+                )
+            else:
+                out.append(_Target(sub, self._repository(sub, raw), fmt, fmt_path))
+            repository = out[-1].repository
+            if repository is not None:
+                first = seen.setdefault(repository.name, out[-1].path)
+                if first != out[-1].path:
+                    self._problem(
+                        out[-1].path,
+                        f"{repository.name} is listed twice; first at "
+                        f"{self._where(first, out[-1].path)}",
+                    )
+                    return None
+        return out
+
+    def _target_rules(
+        self,
+        path: JSONPath,
+        item: dict[str, object],
+        target: _Target,
+        tags: list[str],
+        tag_paths: list[JSONPath],
+        entries: list[tuple[JSONPath, EntrySpec]],
+        declared: dict[tuple[str, str], JSONPath],
+    ) -> bool:
+        """The rules that depend on the repository and format: each target is checked."""
+        repository, fmt = target.repository, target.format
+        if repository is None:
+            return False
+        ok = True
+        for tag, tag_path in zip(tags, tag_paths, strict=True):
+            first = declared.setdefault((repository.name, tag), tag_path)
+            if first != tag_path:
+                self._problem(
+                    tag_path,
+                    f"{repository.name}:{tag} is declared twice; first at "
+                    f"{self._where(first, tag_path)}",
+                )
+                ok = False
+        own = target.format_path == (*path, "format")
+        source = "" if own else f", from {render_path(target.format_path)}"
+        if fmt == "docker" and item.get("annotations"):
             self._problem(
                 (*path, "annotations"),
                 f'annotations need format "oci": a Docker manifest list (format "docker"{source}) '
@@ -212,54 +312,28 @@ class _Builder:
                 at_key=True,
             )
             ok = False
-
-        prune = item.get("prune", False)
-        if prune is True and fmt == "docker":
+        if fmt == "docker" and item.get("prune", False) is True:
             self._problem(
                 (*path, "prune"),
                 'prune needs format "oci": mplat records which entries it owns in an OCI '
-                "annotation, and Docker manifest lists have no annotations",
+                f"annotation, and Docker manifest lists{f' ({source[2:]})' if source else ''} have "
+                "no annotations",
             )
             ok = False
-
-        entries: list[EntrySpec] = []
-        # By platform key: a list scan per entry made a 5,000-entry list take 39 s.
-        platforms_seen: dict[PlatformKey, _Declared] = {}
-        raw_entries = item.get("manifests", [])
-        for index, raw in enumerate(raw_entries if isinstance(raw_entries, list) else []):
-            entry = self._entry((*path, "manifests", index), raw, platforms_seen)
-            if entry is None:
-                ok = False
-                continue
-            entries.append(entry)
+        for entry_path, entry in entries:
             image = entry.image
             if (
-                repository is not None
-                and image.name == repository.name
+                image.name == repository.name
                 and image.digest is None
-                and (image.tag or "latest") in tags
+                and ((image.tag or "latest") in tags)
             ):
                 self._problem(
-                    (*path, "manifests", index, "image"),
+                    (*entry_path, "image"),
                     f"{image} is one of the tags this list writes; a list cannot contain itself "
                     "(use a digest or another tag)",
                 )
                 ok = False
-
-        if not ok or repository is None:
-            return None
-        return ListSpec(
-            repository=repository,
-            tags=tuple(tags),
-            format=fmt,
-            location=self.origins.value(path),
-            manifests=tuple(entries),
-            annotations=dict(annotations),
-            state=cast(State, item.get("state", "present")),
-            prune=cast(bool, prune),
-            prevent_destroy=cast(bool, item.get("prevent_destroy", False)),
-            tag_locations=tuple(tag_locations),
-        )
+        return ok
 
     def _repository(self, path: JSONPath, text: object) -> Reference | None:
         if not isinstance(text, str) or not self._clean(path):

@@ -100,6 +100,15 @@ class ListSpec:
     prune: bool = False
     prevent_destroy: bool = False
     tag_locations: tuple[Location, ...] = ()
+    written_for: tuple[Reference, ...] = ()
+    """Every repository this item publishes the same OCI bytes to (``repository:`` as a list),
+    named in the ownership marker so the bytes, and the digest, are the same in each; empty:
+    just ``repository``."""
+
+    @property
+    def owners(self) -> tuple[Reference, ...]:
+        """The repositories the ownership marker names."""
+        return self.written_for or (self.repository,)
 
 
 @dataclass(frozen=True, slots=True)

@@ -414,7 +414,9 @@ class _Expander:
             sub = (*path, key)
             if key == "for_each":
                 continue
-            if key in ("repository",):
+            if key == "repository" and isinstance(value, list):
+                out[key] = [self._target((*sub, i), v, text) for i, v in enumerate(value)]
+            elif key == "repository":
                 out[key] = text(sub, value)
             elif key == "tags" and isinstance(value, list):
                 out[key] = [text((*sub, i), v) for i, v in enumerate(value)]
@@ -425,6 +427,14 @@ class _Expander:
             else:
                 out[key] = value
         return out
+
+    def _target(
+        self, path: JSONPath, target: object, text: Callable[[JSONPath, object], object]
+    ) -> object:
+        """One repository of ``repository:`` as a list: a string, or ``{name, format}``."""
+        if isinstance(target, dict) and "name" in target:
+            return {**target, "name": text((*path, "name"), target["name"])}
+        return text(path, target)
 
     def _entry(
         self, path: JSONPath, entry: object, text: Callable[[JSONPath, object], object]

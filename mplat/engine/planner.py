@@ -284,7 +284,7 @@ async def render_desired(
                 raise SourceError("attestation entries need format: oci")
     if spec.format == "oci":
         descriptors = [c.descriptor for c in children]
-        annotations = {**spec.annotations, **owner_annotations(spec.repository, spec.tags)}
+        annotations = {**spec.annotations, **owner_annotations(spec.owners, spec.tags)}
     else:
         # A Docker list has no annotations, urls or artifactType, and render_index leaves
         # them out; the entries compared and shown must be exactly the rendered ones, or the

@@ -27,9 +27,14 @@ from mplat.plan.wire import entry_json
 from mplat.values.reference import Reference
 
 
-def owner_annotations(repository: Reference, tags: Iterable[str]) -> dict[str, str]:
-    """The marker for a list mplat writes to ``tags`` of ``repository`` (its normalised name)."""
-    refs = " ".join(sorted({f"{repository.name}:{t}" for t in tags}))
+def owner_annotations(repositories: Iterable[Reference], tags: Iterable[str]) -> dict[str, str]:
+    """The marker for a list mplat writes to ``tags`` of ``repositories`` (normalised names).
+
+    One list published to several repositories names all of them, so its bytes are the same
+    in each; prune still needs the marker to name the very tag it sits on.
+    """
+    tags = tuple(tags)
+    refs = " ".join(sorted({f"{r.name}:{t}" for r in repositories for t in tags}))
     return {OWNER_ANNOTATION: OWNER_VALUE, OWNER_TAGS_ANNOTATION: refs}
 
 

@@ -114,7 +114,7 @@ SEMANTIC_CASES: list[tuple[str, str, list[Problem]]] = [
                 6,
                 5,
                 'lists[0].annotations: annotations need format "oci": a Docker manifest list '
-                '(format "docker" (from defaults.format)) cannot carry them',
+                '(format "docker", from defaults.format) cannot carry them',
             )
         ],
     ),
@@ -266,7 +266,7 @@ def test_one_mistake_gives_one_message(tmp_path: Path) -> None:
         """\
         version: 1
         lists:
-          - repository: [a]
+          - repository: {a: b}
             tags: [1]
             manifests:
               - image: {a: b}
@@ -316,4 +316,132 @@ def test_build_config_keeps_to_rules_a_schema_cannot_state() -> None:
     assert config is None
     assert [(p.location.line, p.message[:30]) for p in found] == [
         (6, "lists[0].prune: prune needs fo")
+    ]
+
+
+# ------------------------------------------------------------------------------------------
+# One list in several repositories
+
+
+MULTI = """\
+version: 1
+lists:
+  - repository:
+      - docker.io/acme/app
+      - {name: ghcr.io/acme/app}
+      - {name: quay.io/acme/app, format: docker}
+    tags: [v1, latest]
+    manifests:
+      - {image: "ghcr.io/acme/app:v1-amd64", platform: linux/amd64}
+"""
+
+
+def test_a_repository_list_is_one_spec_per_repository_sharing_the_rest() -> None:
+    config = load_config_text(MULTI, "m.yaml")
+    specs = config.lists
+    assert [(s.repository.name, s.format) for s in specs] == [
+        ("docker.io/acme/app", "oci"),
+        ("ghcr.io/acme/app", "oci"),
+        ("quay.io/acme/app", "docker"),
+    ]
+    assert {s.tags for s in specs} == {("v1", "latest")}
+    assert {s.manifests for s in specs} == {specs[0].manifests}
+    # The OCI copies name each other in their marker, so their bytes are the same.
+    oci = (specs[0].repository, specs[1].repository)
+    assert specs[0].owners == specs[1].owners == oci
+    assert specs[2].written_for == ()
+
+
+def test_one_repository_is_one_spec_as_before() -> None:
+    spec = load_config_text(VALID_HEAD + "    manifests: [{image: a.io/b:1}]\n", "m.yaml").lists[0]
+    assert spec.written_for == ()
+    assert spec.owners == (spec.repository,)
+
+
+@pytest.mark.parametrize(
+    ("repository", "extra", "expected"),
+    [
+        (
+            "[r.io/a, {name: r.io/a}]",
+            "",
+            [
+                (
+                    3,
+                    33,
+                    "lists[0].repository[1].name: r.io/a is listed twice; first at line 3, "
+                    "column 18 (lists[0].repository[0])",
+                )
+            ],
+        ),
+        (
+            "[r.io/a, {name: r.io/b, format: docker}]",
+            "    annotations: {k: v}\n",
+            [
+                (
+                    5,
+                    5,
+                    'lists[0].annotations: annotations need format "oci": a Docker manifest list '
+                    '(format "docker", from lists[0].repository[1].format) cannot carry them',
+                )
+            ],
+        ),
+        (
+            "[r.io/a, {name: r.io/b, format: docker}]",
+            "    prune: true\n",
+            [
+                (
+                    5,
+                    12,
+                    'lists[0].prune: prune needs format "oci": mplat records which entries it '
+                    "owns in an OCI annotation, and Docker manifest lists (from "
+                    "lists[0].repository[1].format) have no annotations",
+                )
+            ],
+        ),
+        (
+            "[r.io/a, {name: 'r.io/b:1'}, {format: oci}]",
+            "",
+            [
+                (
+                    3,
+                    33,
+                    'lists[0].repository[1].name: repository "r.io/b:1" must not include a '
+                    "tag or digest (list the tags under tags:)",
+                ),
+                (3, 46, 'lists[0].repository[2]: missing required key "name"'),
+            ],
+        ),
+        ("[]", "", [(3, 17, "lists[0].repository: expected a non-empty list, got an empty list")]),
+    ],
+    ids=[
+        "same twice",
+        "docker target with annotations",
+        "docker target with prune",
+        "bad",
+        "empty",
+    ],
+)
+def test_repository_list_problems(
+    tmp_path: Path, repository: str, extra: str, expected: list[Problem]
+) -> None:
+    text = (
+        f"version: 1\nlists:\n  - repository: {repository}\n    tags: [v1]\n{extra}"
+        "    manifests: [{image: r.io/q:1}]\n"
+    )
+    assert problems(tmp_path, text) == expected
+
+
+def test_the_same_tag_in_another_item_names_the_repository_entry(tmp_path: Path) -> None:
+    text = (
+        "version: 1\nlists:\n  - repository: [r.io/a, r.io/b]\n    tags: [v1]\n"
+        "    manifests: [{image: r.io/q:1}]\n"
+        "  - repository: r.io/b\n    tags: [v1]\n    manifests: [{image: r.io/q:1}]\n"
+    )
+    assert problems(tmp_path, text) == [
+        (
+            7,
+            12,
+            "lists[1].tags[0]: r.io/b:v1 is declared twice; first at line 4, column 12 "
+            "(lists[0].tags[0])",
+        )
     ]

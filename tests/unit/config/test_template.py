@@ -209,3 +209,26 @@ def test_interpolate_refuses_malformed_references(text: str, message: str) -> No
 
 def test_interpolate() -> None:
     assert interpolate("a-${x}-$${y}-$", lambda name: name.upper()) == "a-X-${y}-$"
+
+
+def test_each_repository_of_a_repository_list_is_interpolated() -> None:
+    text = """\
+version: 1
+variables: {org: acme}
+lists:
+  - for_each: {app: [api]}
+    repository: ["r.io/${org}/${app}", {name: "s.io/${org}/${app}", format: docker}]
+    tags: [v1]
+    manifests: [{image: "r.io/${org}/${app}:src"}]
+"""
+    config = load_config_text(text, "m.yaml")
+    assert [(s.repository.name, s.format) for s in config.lists] == [
+        ("r.io/acme/api", "oci"),
+        ("s.io/acme/api", "docker"),
+    ]
+    with pytest.raises(ConfigError) as caught:
+        load_config_text(text.replace("s.io/${org}", "s.io/${orgg}"), "m.yaml")
+    assert [(p.location.line, p.location.column) for p in caught.value.problems] == [(5, 47)]
+    assert 'lists[0].repository[1].name (for_each app=api): unknown variable "orgg"' in str(
+        caught.value
+    )
