@@ -8,7 +8,6 @@ mistake gives one message.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import cast
 
@@ -18,10 +17,10 @@ from mplat.config.model import (
     EntrySpec,
     Format,
     ListSpec,
-    RegistrySettings,
     State,
 )
-from mplat.config.origins import Document, JSONPath, Origins, prefixed, render_path
+from mplat.config.origins import Document, JSONPath, render_path
+from mplat.config.registries import RegistryRules
 from mplat.values.platform import Platform, PlatformError
 from mplat.values.reference import Reference, ReferenceError, parse_reference
 from mplat.values.text import json_quoted
@@ -51,6 +50,14 @@ class _Declared:
 
 
 @dataclass(frozen=True, slots=True)
+class _Required:
+    """``require_platforms`` in effect for a list, and where it was written (None: nowhere)."""
+
+    platforms: tuple[Platform, ...]
+    path: JSONPath | None
+
+
+@dataclass(frozen=True, slots=True)
 class _Target:
     """One repository of a list item, with the format the list has there and where it is set."""
 
@@ -60,50 +67,24 @@ class _Target:
     format_path: JSONPath
 
 
-class _Builder:
-    """Turns schema-checked data into typed specs, adding the checks a schema cannot express.
-
-    Values under a path the schema already complained about are skipped, so a single typo does
-    not produce a second, confusing message.
-    """
-
-    def __init__(self, origins: Origins, tainted: list[JSONPath]) -> None:
-        self.origins = origins
-        self.filename = origins.filename
-        self.tainted = tainted
-        self.problems: list[ConfigProblem] = []
-
-    def _clean(self, path: JSONPath) -> bool:
-        """Neither this value, nor anything in it, nor anything around it failed the schema."""
-        return not any(t[: len(path)] == path or path[: len(t)] == t for t in self.tainted)
-
-    def _intact(self, path: JSONPath) -> bool:
-        """This container is the right kind of thing; parts of it may still be broken."""
-        return not any(path[: len(t)] == t for t in self.tainted)
-
-    def _problem(
-        self, path: JSONPath, message: str, *, at_key: bool = False, prefix: JSONPath | None = None
-    ) -> None:
-        where = self.origins.key(path) if at_key else self.origins.value(path)
-        shown = path if prefix is None else prefix
-        self.problems.append(ConfigProblem(where, prefixed(shown, message)))
-
-    def _where(self, path: JSONPath, beside: JSONPath | None = None) -> str:
-        """Where ``path`` was written, naming its file when it is not the file of ``beside``."""
-        loc = self.origins.value(path)
-        if beside is not None and self.origins.value(beside).file != loc.file:
-            return f"{loc} ({render_path(path)})"
-        return f"line {loc.line}, column {loc.column} ({render_path(path)})"
+class _Builder(RegistryRules):
+    """Turns schema-checked data into typed specs, adding the checks a schema cannot express."""
 
     def build(self, data: dict[str, object]) -> Config | None:
-        default_format = self._default_format(data.get("defaults"))
+        defaults = data.get("defaults")
+        default_format = self._default_format(defaults)
+        required = _Required((), None)
+        if isinstance(defaults, dict) and "require_platforms" in defaults:
+            path: JSONPath = ("defaults", "require_platforms")
+            found = self._required(path, defaults["require_platforms"])
+            required = _Required(found or (), path)
         registries = self._registries(data.get("registries"))
         specs: list[ListSpec] = []
         ok = True
         declared: dict[tuple[str, str], JSONPath] = {}
         items = data.get("lists")
         for index, item in enumerate(items if isinstance(items, list) else []):
-            built = self._list(("lists", index), item, default_format, declared)
+            built = self._list(("lists", index), item, default_format, required, declared)
             if built is None:
                 ok = False
             else:
@@ -126,47 +107,6 @@ class _Builder:
             return cast(Format, defaults["format"])
         return "oci"
 
-    # registries ---------------------------------------------------------------------------
-
-    def _registries(self, value: object) -> dict[str, RegistrySettings] | None:
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            return None
-        out: dict[str, RegistrySettings] = {}
-        ok = True
-        for host, raw in value.items():
-            path: JSONPath = ("registries", host)
-            if not self._intact(path) or not isinstance(raw, dict):
-                ok = False
-                continue
-            problem = _registry_problem(host)
-            if problem is not None:
-                self._problem(path, problem, at_key=True, prefix=("registries",))
-                ok = False
-                continue
-            if not self._clean(path):
-                ok = False  # the schema has said what is wrong with these settings
-                continue
-            out[host] = self._settings(path, raw)
-        return out if ok else None
-
-    def _settings(self, path: JSONPath, raw: dict[str, object]) -> RegistrySettings:
-        """Settings the schema accepted: their types and ranges are the schema's to check."""
-        ca_file = cast("str | None", raw.get("ca_file"))
-        if ca_file is not None:
-            # Relative to the file it is written in, so `mplat -c dir/mplat.yaml` works from
-            # anywhere.
-            written_in = self.origins.value((*path, "ca_file")).file
-            ca_file = os.path.join(os.path.dirname(written_in), os.path.expanduser(ca_file))
-        return RegistrySettings(
-            insecure=cast(bool, raw.get("insecure", False)),
-            ca_file=ca_file,
-            username_env=cast("str | None", raw.get("username_env")),
-            password_env=cast("str | None", raw.get("password_env")),
-            parallelism=cast("int | None", raw.get("parallelism")),
-        )
-
     # lists --------------------------------------------------------------------------------
 
     def _list(
@@ -174,6 +114,7 @@ class _Builder:
         path: JSONPath,
         item: object,
         default_format: Format,
+        default_required: _Required,
         declared: dict[tuple[str, str], JSONPath],
     ) -> list[ListSpec] | None:
         """The ListSpecs of one item: one per repository it names, sharing everything else."""
@@ -219,6 +160,15 @@ class _Builder:
             else:
                 entries.append((entry_path, entry))
 
+        required = default_required
+        if "require_platforms" in item:
+            req_path = (*path, "require_platforms")
+            found = self._required(req_path, item["require_platforms"])
+            ok &= found is not None
+            required = _Required(found or (), req_path)
+        if item.get("state", "present") == "present":
+            ok &= self._declared_cover(required, [entry for _, entry in entries])
+
         for target in targets or ():
             ok &= self._target_rules(path, item, target, tags, tag_paths, entries, declared)
         if not ok or not targets:
@@ -239,6 +189,8 @@ class _Builder:
                 prevent_destroy=cast(bool, item.get("prevent_destroy", False)),
                 tag_locations=tuple(self.origins.value(p) for p in tag_paths),
                 written_for=written_for if len(targets) > 1 and target.format == "oci" else (),
+                require_platforms=required.platforms,
+                require_location=self.origins.value(required.path) if required.path else None,
             )
             for target in targets
             if target.repository is not None
@@ -403,7 +355,40 @@ class _Builder:
             platform=platform,
             platforms=platforms,
             attestations=cast(bool, raw.get("attestations", False)),
+            optional=cast(bool, raw.get("optional", False)),
         )
+
+    def _required(self, path: JSONPath, value: object) -> tuple[Platform, ...] | None:
+        """``require_platforms``: distinct platforms, each a string or a mapping."""
+        if not isinstance(value, list) or not self._clean(path):
+            return None
+        seen: dict[PlatformKey, _Declared] = {}
+        parsed = [self._platform((*path, i), v, seen) for i, v in enumerate(value)]
+        if any(p is None for p in parsed):
+            return None
+        return tuple(p for p in parsed if p is not None)
+
+    def _declared_cover(self, required: _Required, entries: list[EntrySpec]) -> bool:
+        """When every entry declares its platforms, a required one missing is known now."""
+        if not required.platforms or required.path is None or not entries:
+            return True
+        declared: list[Platform] = []
+        for entry in entries:
+            if entry.platform is not None:
+                declared.append(entry.platform)
+            elif entry.platforms is not None:
+                declared.extend(entry.platforms)
+            else:
+                return True  # read from the image at plan time
+        missing = [r for r in required.platforms if not any(r.matches(d) for d in declared)]
+        if not missing:
+            return True
+        self._problem(
+            required.path,
+            f"no entry declares {', '.join(str(m) for m in missing)} (the entries declare "
+            f"{', '.join(str(d) for d in declared)})",
+        )
+        return False
 
     def _platform(
         self, path: JSONPath, value: object, platforms_seen: dict[PlatformKey, _Declared]
@@ -436,13 +421,3 @@ class _Builder:
             return None
         platforms_seen[key] = _Declared(platform, path)
         return platform
-
-
-def _registry_problem(host: str) -> str | None:
-    """Keys must equal what Reference.registry produces, or settings silently never apply."""
-    try:
-        Reference(registry=host, repository="mplat/probe")
-    except ReferenceError as exc:
-        reason = str(exc).partition(": ")[2] or str(exc)
-        return f"{json_quoted(host)} is not a registry host[:port]: {reason}"
-    return None

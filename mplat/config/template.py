@@ -418,7 +418,7 @@ class _Expander:
                 out[key] = [self._target((*sub, i), v, text) for i, v in enumerate(value)]
             elif key == "repository":
                 out[key] = text(sub, value)
-            elif key == "tags" and isinstance(value, list):
+            elif key in ("tags", "require_platforms") and isinstance(value, list):
                 out[key] = [text((*sub, i), v) for i, v in enumerate(value)]
             elif key == "annotations" and isinstance(value, dict):
                 out[key] = {k: text((*sub, k), v) for k, v in value.items()}

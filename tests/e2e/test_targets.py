@@ -78,3 +78,58 @@ lists:
 
     again = run_cli("plan", "-f", str(cfg), "--detailed-exitcode")
     assert again.code == 0, again.out + again.err
+
+
+def test_optional_entries_and_required_platforms(
+    registry: RegistryServer, repo: str, tmp_path: Path
+) -> None:
+    addr = registry.address
+    for arch in ("amd64", "arm64"):
+        seed_image(registry.url, repo, arch, os="linux", architecture=arch)
+    cfg = write_config(
+        tmp_path,
+        f"""\
+version: 1
+defaults:
+  require_platforms: [linux/amd64]
+lists:
+  - repository: {addr}/{repo}
+    tags: [v1]
+    manifests:
+      - image: {addr}/{repo}:amd64
+      - image: {addr}/{repo}:arm64
+      - image: {addr}/{repo}:riscv64
+        optional: true
+  - repository: {addr}/{repo}
+    tags: [strict]
+    require_platforms: [linux/amd64, linux/riscv64]
+    manifests:
+      - image: {addr}/{repo}:amd64
+      - image: {addr}/{repo}:riscv64
+        optional: true
+""",
+    )
+    plan = run_cli("plan", "-f", str(cfg), "--json")
+    assert plan.code == 1, plan.err
+    doc = json.loads(plan.out)
+    assert [(c["tag"], c["action"]) for c in doc["changes"]] == [("v1", "create")]
+    assert doc["warnings"] == [
+        f"{cfg}:10:9: optional entry skipped: source image {addr}/{repo}:riscv64 not found"
+    ]
+    (error,) = doc["errors"]
+    assert error["message"] == (
+        f"{cfg}:14:24: require_platforms: the list would lack linux/riscv64 (it has "
+        f"linux/amd64); skipped: {addr}/{repo}:riscv64 is missing"
+    )
+    text = run_cli("plan", "-f", str(cfg))
+    assert "optional entry skipped" in text.out + text.err
+
+    # The skipped platform is built later: the next plan takes it in and both lists plan.
+    seed_image(registry.url, repo, "riscv64", os="linux", architecture="riscv64")
+    applied = run_cli("apply", "-f", str(cfg), "--auto-approve")
+    assert applied.code == 0, applied.out + applied.err
+    for tag, count in (("v1", 3), ("strict", 2)):
+        got = get_manifest(registry.url, repo, tag)
+        assert got is not None
+        assert len(json.loads(got[0])["manifests"]) == count
+    assert run_cli("plan", "-f", str(cfg), "--detailed-exitcode").code == 0

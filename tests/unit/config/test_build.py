@@ -445,3 +445,102 @@ def test_the_same_tag_in_another_item_names_the_repository_entry(tmp_path: Path)
             "(lists[0].tags[0])",
         )
     ]
+
+
+# ------------------------------------------------------------------------------------------
+# optional entries and require_platforms
+
+
+def test_optional_and_require_platforms_from_the_list_or_defaults() -> None:
+    text = """\
+version: 1
+defaults:
+  require_platforms: [linux/amd64]
+lists:
+  - repository: r.io/a
+    tags: [v1]
+    manifests:
+      - {image: "r.io/a:amd64"}
+      - {image: "r.io/a:riscv", optional: true}
+  - repository: r.io/b
+    tags: [v1]
+    require_platforms: [linux/arm64/v8, {os: windows, architecture: amd64}]
+    manifests:
+      - {image: "r.io/b:arm64", platform: linux/arm64}
+      - {image: "r.io/b:win", platform: windows/amd64}
+"""
+    first, second = load_config_text(text, "m.yaml").lists
+    assert [e.optional for e in first.manifests] == [False, True]
+    assert [str(p) for p in first.require_platforms] == ["linux/amd64"]
+    assert first.require_location is not None and first.require_location.line == 3
+    assert [str(p) for p in second.require_platforms] == ["linux/arm64/v8", "windows/amd64"]
+    assert second.require_location is not None and second.require_location.line == 12
+
+
+@pytest.mark.parametrize(
+    ("extra", "entries", "expected"),
+    [
+        (
+            "    require_platforms: [linux/amd64, linux/s390x]\n",
+            "      - {image: r.io/q:1, platform: linux/amd64}\n"
+            "      - {image: r.io/q:2, platform: linux/arm64, optional: true}\n",
+            [
+                (
+                    5,
+                    24,
+                    "lists[0].require_platforms: no entry declares linux/s390x (the entries "
+                    "declare linux/amd64, linux/arm64)",
+                )
+            ],
+        ),
+        (
+            "    require_platforms: [linux/amd64, linux/x86_64]\n",
+            "      - {image: r.io/q:1}\n",
+            [
+                (
+                    5,
+                    38,
+                    'lists[0].require_platforms[1]: duplicate platform "linux/x86_64": the '
+                    'same platform as "linux/amd64" at line 5, column 25 '
+                    "(lists[0].require_platforms[0])",
+                )
+            ],
+        ),
+        (
+            "    require_platforms: [linux]\n",
+            "      - {image: r.io/q:1}\n",
+            [
+                (
+                    5,
+                    25,
+                    "lists[0].require_platforms[0]: expected a platform os/arch[/variant], "
+                    'e.g. "linux/amd64" or "linux/arm64/v8", got "linux"',
+                )
+            ],
+        ),
+        (
+            "    require_platforms: []\n",
+            "      - {image: r.io/q:1, optional: yes}\n",
+            [
+                (5, 24, "lists[0].require_platforms: expected a non-empty list, got an empty list"),
+                (7, 37, 'lists[0].manifests[0].optional: expected true or false, got "yes"'),
+            ],
+        ),
+    ],
+    ids=["declared platforms lack one", "duplicate", "bad platform", "shapes"],
+)
+def test_require_platforms_problems(
+    tmp_path: Path, extra: str, entries: str, expected: list[Problem]
+) -> None:
+    text = f"version: 1\nlists:\n  - repository: r.io/a\n    tags: [v1]\n{extra}    manifests:\n"
+    assert problems(tmp_path, text + entries) == expected
+
+
+def test_require_platforms_is_left_to_the_plan_when_a_platform_is_read_from_an_image() -> None:
+    text = (
+        "version: 1\nlists:\n  - repository: r.io/a\n    tags: [v1]\n"
+        "    require_platforms: [linux/s390x]\n    manifests:\n"
+        "      - {image: r.io/q:1, platform: linux/amd64}\n      - {image: r.io/q:2}\n"
+    )
+    (spec,) = load_config_text(text, "m.yaml").lists
+    assert [str(p) for p in spec.require_platforms] == ["linux/s390x"]
