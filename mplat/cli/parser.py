@@ -104,7 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
         "else $XDG_CACHE_HOME/mplat, else ~/.cache/mplat)",
     )
     net.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
-    net.add_argument(
+    targeted = _Parser(add_help=False)  # plan and apply: import has no config to narrow
+    targeted.add_argument(
         "--target",
         action="append",
         default=[],
@@ -123,7 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
         "validate", parents=[common], help="check the configuration file without network access"
     )
     p = sub.add_parser(
-        "plan", parents=[common, net], help="show what apply would change in the registries"
+        "plan",
+        parents=[common, net, targeted],
+        help="show what apply would change in the registries",
     )
     p.add_argument("--json", action="store_true", help="print the plan as JSON (format_version 1)")
     p.add_argument(
@@ -132,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit 0 when there are no changes, 2 when there are, 1 on error",
     )
     p.add_argument("--out", metavar="FILE", help="save the plan for a later `mplat apply FILE`")
-    a = sub.add_parser("apply", parents=[common, net], help="make the registries match")
+    a = sub.add_parser("apply", parents=[common, net, targeted], help="make the registries match")
     a.add_argument(
         "plan_file", nargs="?", metavar="PLAN", help="apply a saved plan exactly (no prompt)"
     )
