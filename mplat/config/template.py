@@ -52,9 +52,16 @@ class Expansion:
 
 
 class _Problem(Exception):
-    def __init__(self, message: str) -> None:
+    """A mistake in templating. ``cycle``: the variables of a cycle (one mistake, however
+    many of them are in it); ``reported``: said already, where the variable is declared."""
+
+    def __init__(
+        self, message: str, cycle: frozenset[str] | None = None, reported: bool = False
+    ) -> None:
         super().__init__(message)
         self.message = message
+        self.cycle = cycle
+        self.reported = reported
 
 
 _Parts = tuple[str | tuple[str], ...]
@@ -118,6 +125,7 @@ class _Variables:
         self._raw: dict[str, tuple[Value, bool]] = {}  # name -> (value, written in the file)
         self._resolved: dict[str, Value] = {}
         self._resolving: list[str] = []
+        self._broken: set[str] = set()  # declared, but reported as wrong where declared
         raw = document.data.get("variables", {})
         if raw is None:
             raw = {}
@@ -178,8 +186,11 @@ class _Variables:
         if entry is None:
             return None
         if name in self._resolving:
-            chain = " -> ".join([*self._resolving[self._resolving.index(name) :], name])
-            raise _Problem(f"variable {json_quoted(name)} refers to itself ({chain})")
+            members = self._resolving[self._resolving.index(name) :]
+            chain = " -> ".join([*members, name])
+            raise _Problem(
+                f"variable {json_quoted(name)} refers to itself ({chain})", frozenset(members)
+            )
         value, in_file = entry
         if not in_file:
             self._resolved[name] = value
@@ -196,6 +207,8 @@ class _Variables:
         return resolved
 
     def lookup(self, name: str) -> str:
+        if name in self._broken:
+            raise _Problem(f"variable {json_quoted(name)} is broken", reported=True)
         value = self.get(name)
         if value is None:
             raise _Problem(f"unknown variable {json_quoted(name)} (known: {self.known()})")
@@ -207,10 +220,18 @@ class _Variables:
 
     def check_all(self) -> None:
         """Resolve every file variable once, so a cycle or unknown name is reported at it."""
+        cycles: set[frozenset[str]] = set()
         for name in list(self._raw):
             try:
                 self.get(name)
             except _Problem as exc:
+                self._broken.add(name)  # its uses are not reported again: one cause, one error
+                if exc.reported:
+                    continue
+                if exc.cycle is not None:
+                    if exc.cycle in cycles:
+                        continue
+                    cycles.add(exc.cycle)
                 self._problem(("variables", name), exc.message)
 
 
@@ -406,7 +427,8 @@ class _Expander:
             try:
                 return interpolate(value, lookup, self._parsed)
             except _Problem as exc:
-                self._problem(sub, exc.message, shown)
+                if not exc.reported:
+                    self._problem(sub, exc.message, shown)
                 return value
 
         out: dict[str, object] = {}

@@ -232,3 +232,20 @@ lists:
     assert 'lists[0].repository[1].name (for_each app=api): unknown variable "orgg"' in str(
         caught.value
     )
+
+
+def test_a_broken_variable_is_one_problem_however_often_it_is_used() -> None:
+    text = """\
+version: 1
+variables: {a: "${b}", b: "x${a}", c: "${zz}", d: "${c}"}
+lists:
+  - repository: r.io/a
+    tags: ["${a}", "${b}", "${c}", "${d}"]
+    manifests: [{image: r.io/q:1}]
+"""
+    with pytest.raises(ConfigError) as caught:
+        load_config_text(text, "m.yaml")
+    assert [(p.location.column, p.message) for p in caught.value.problems] == [
+        (16, 'variables.a: variable "a" refers to itself (a -> b -> a)'),
+        (39, 'variables.c: unknown variable "zz" (known: a, b, c, d)'),
+    ]
