@@ -18,6 +18,9 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from mplat.config.interpolate import NAME as _NAME
+from mplat.config.interpolate import Parts, interpolate
+from mplat.config.interpolate import TemplateProblem as _Problem
 from mplat.config.model import ConfigError, ConfigProblem, Location
 from mplat.config.origins import Document, JSONPath, Origins, RawOrigin, prefixed, render_path
 from mplat.config.read import SPLIT_HINT
@@ -26,8 +29,6 @@ from mplat.values.text import json_quoted
 
 __all__ = ["Expansion", "VariableInputs", "annotate", "expand", "interpolate"]
 
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_REF = re.compile(r"\$\$\{|\$\{([^}]*)(\})?")
 _PLAIN_VALUE = re.compile(r"[A-Za-z0-9._/:@+-]+")
 _LIST_INDEX = re.compile(r"lists\[(\d+)\]((?:\.[A-Za-z_][A-Za-z0-9_]*|\[[0-9]+\]|\[\"[^\"]*\"\])*)")
 
@@ -49,71 +50,6 @@ class Expansion:
 
     document: Document
     combinations: Mapping[int, tuple[int, str]]
-
-
-class _Problem(Exception):
-    """A mistake in templating. ``cycle``: the variables of a cycle (one mistake, however
-    many of them are in it); ``reported``: said already, where the variable is declared."""
-
-    def __init__(
-        self, message: str, cycle: frozenset[str] | None = None, reported: bool = False
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.cycle = cycle
-        self.reported = reported
-
-
-_Parts = tuple[str | tuple[str], ...]
-
-
-def interpolate(
-    text: str, lookup: Callable[[str], str], cache: dict[str, _Parts] | None = None
-) -> str:
-    """``text`` with each ``${name}`` replaced by ``lookup(name)`` and ``$${`` by ``${``.
-
-    ``cache`` keeps each text's parsed parts: a template's strings are rendered once per
-    combination (10,000 times for 10,000 tags), and only the lookups differ.
-    """
-    if "$" not in text:
-        return text
-    parts = cache.get(text) if cache is not None else None
-    if parts is None:
-        parts = _parts(text)
-        if cache is not None:
-            cache[text] = parts
-    if len(parts) == 1 and type(parts[0]) is str:
-        return parts[0]
-    return "".join(part if type(part) is str else lookup(part[0]) for part in parts)
-
-
-def _parts(text: str) -> _Parts:
-    """``text`` split into literal strings and ``(name,)`` references; raises if malformed."""
-    out: list[str | tuple[str]] = []
-    literal: list[str] = []
-    position = 0
-    for match in _REF.finditer(text):
-        literal.append(text[position : match.start()])
-        position = match.end()
-        if match.group(0) == "$${":
-            literal.append("${")
-            continue
-        name = match.group(1)
-        if match.group(2) is None:
-            raise _Problem(
-                f'unclosed "${{" in {json_quoted(text)} (write "$${{" for a literal "${{")'
-            )
-        if not _NAME.fullmatch(name):
-            raise _Problem(
-                f"invalid variable name {json_quoted(name)} in {json_quoted(text)}: "
-                "letters, digits and '_', not starting with a digit"
-            )
-        out.append("".join(literal))
-        literal = []
-        out.append((name,))
-    literal.append(text[position:])
-    out.append("".join(literal))
-    return tuple(part for part in out if part != "")
 
 
 class _Variables:
@@ -267,7 +203,7 @@ class _Expander:
         self.variables = variables
         self.problems: list[ConfigProblem] = []
         self._reported: set[tuple[JSONPath, str]] = set()
-        self._parsed: dict[str, _Parts] = {}
+        self._parsed: dict[str, Parts] = {}
 
     def _problem(self, path: JSONPath, message: str, combination: str = "") -> None:
         if (path, message) in self._reported:

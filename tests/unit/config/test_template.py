@@ -9,7 +9,6 @@ import pytest
 from mplat.config import template
 from mplat.config.loader import load_config_text
 from mplat.config.model import Config, ConfigError
-from mplat.config.template import interpolate
 
 Problem = tuple[int, int, str]
 
@@ -192,23 +191,6 @@ def test_for_each_over_the_node_limit_fails_before_expanding(
     found = problems(FOR_EACH)
     assert found[0][:2] == (8, 7)  # where the for_each mapping starts
     assert "for_each expands the lists to" in found[0][2] and "over the limit of 20" in found[0][2]
-
-
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        ("a${x", 'unclosed "${"'),
-        ("${1x}", 'invalid variable name "1x"'),
-    ],
-)
-def test_interpolate_refuses_malformed_references(text: str, message: str) -> None:
-    with pytest.raises(template._Problem) as caught:
-        interpolate(text, lambda name: name)
-    assert message in caught.value.message
-
-
-def test_interpolate() -> None:
-    assert interpolate("a-${x}-$${y}-$", lambda name: name.upper()) == "a-X-${y}-$"
 
 
 def test_each_repository_of_a_repository_list_is_interpolated() -> None:
