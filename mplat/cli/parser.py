@@ -113,6 +113,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="limit the work to this tag (repeatable)",
     )
 
+    view = _Parser(add_help=False)  # how a plan is shown: plan, apply and show
+    view.add_argument(
+        "--format",
+        choices=("text", "markdown"),
+        default="text",
+        help="text (default), or markdown for a pull-request comment (summary first, a table"
+        " of changes, a collapsible section per repository, capped to fit 65,536 characters)",
+    )
+    view.add_argument(
+        "--compact", action="store_true", help="one line per changed tag instead of the diff"
+    )
+    view.add_argument(
+        "-q", "--quiet", action="store_true", help="print only the summary and the errors"
+    )
+    view.add_argument(
+        "--show-no-op",
+        action="store_true",
+        help="list unchanged tags in --json too (they are only counted by default)",
+    )
+
     parser = _Parser(
         prog="mplat",
         description="Declare multi-platform tags in YAML; plan and apply them against registries.",
@@ -125,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p = sub.add_parser(
         "plan",
-        parents=[common, net, targeted],
+        parents=[common, net, targeted, view],
         help="show what apply would change in the registries",
     )
     p.add_argument("--json", action="store_true", help="print the plan as JSON (format_version 1)")
@@ -135,7 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit 0 when there are no changes, 2 when there are, 1 on error",
     )
     p.add_argument("--out", metavar="FILE", help="save the plan for a later `mplat apply FILE`")
-    a = sub.add_parser("apply", parents=[common, net, targeted], help="make the registries match")
+    a = sub.add_parser(
+        "apply", parents=[common, net, targeted, view], help="make the registries match"
+    )
     a.add_argument(
         "plan_file", nargs="?", metavar="PLAN", help="apply a saved plan exactly (no prompt)"
     )

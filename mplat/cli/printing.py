@@ -10,7 +10,7 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from mplat.output.text import Style, plan_lines
+from mplat.output.text import Style, TextOptions, plan_lines
 from mplat.plan.json_codec import dumps_plan
 
 if TYPE_CHECKING:
@@ -24,11 +24,15 @@ def style(args: argparse.Namespace) -> Style:
     return Style(color)
 
 
+def text_options(args: argparse.Namespace) -> TextOptions:
+    return TextOptions(compact=getattr(args, "compact", False), quiet=getattr(args, "quiet", False))
+
+
 def print_plan(args: argparse.Namespace, plan: Plan) -> None:
     """Text on stdout, or JSON for `plan --json`; `apply --json` keeps stdout for its document."""
     if args.json and args.command == "plan":
-        print(dumps_plan(plan))
+        print(dumps_plan(plan, getattr(args, "show_no_op", False)))
         return
     out = sys.stderr if args.json else sys.stdout
-    for line in plan_lines(plan, style(args)):
+    for line in plan_lines(plan, style(args), text_options(args)):
         out.write(line + "\n")

@@ -271,12 +271,14 @@ async def render_desired(
     attestations: list[Child] = []
     warnings: list[str] = []
     sources: dict[str, str] = {}
+    declared: dict[int, str] = {}  # id(child) -> the image: its entry declares
     for entry, (children, warns, digest) in zip(spec.manifests, results, strict=True):
         if digest is not None:
             sources[str(entry.image)] = digest
         warnings.extend(warns)
         for c in children:
             (attestations if c.attestation else platform_children).append(c)
+            declared[id(c)] = str(entry.image)
     if not platform_children and skipped:
         raise SourceError(
             f"every entry of the list was skipped ({'; '.join(skipped)}); "
@@ -317,6 +319,7 @@ async def render_desired(
         entries=tuple(Entry.of(d) for d in descriptors),
         annotations=annotations,
         sources=sources,
+        entry_sources=tuple(declared[id(c)] for c in children),
         children=tuple(copies),
         warnings=tuple(warnings),
         prevent_destroy=spec.prevent_destroy,

@@ -64,12 +64,12 @@ async def _apply(args: argparse.Namespace) -> int:
         report = interrupted_report(result, intr.name)
         if args.json:
             sys.stderr.write(report)
-            print(dumps_apply(plan, result))
+            print(dumps_apply(plan, result, args.show_no_op))
         else:
             sys.stdout.write(report)
         return intr.exit_code
     if args.json:
-        print(dumps_apply(plan, result))
+        print(dumps_apply(plan, result, args.show_no_op))
     elif result is not None:
         sys.stdout.write(render_result(result, text_style))
     if result is None:
