@@ -172,6 +172,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print one JSON document (plan and outcomes) on stdout; human text on stderr",
     )
+    show = sub.add_parser(
+        "show", parents=[view], help="print a saved plan (no network): text, JSON or Markdown"
+    )
+    show.add_argument("plan_file", metavar="PLAN", help="a plan saved by `mplat plan --out`")
+    show.add_argument("--json", action="store_true", help="print the plan as JSON")
+    show.add_argument("--no-color", action="store_true", help="plain text output")
+    show.add_argument("-v", "--debug", action="store_true", help=argparse.SUPPRESS)
     i = sub.add_parser(
         "import",
         parents=[net],

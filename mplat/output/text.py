@@ -147,7 +147,7 @@ def plan_lines(
         else:
             yield "mplat will perform the following actions:\n"
             for c in changed:
-                yield from _render_change(c, s)
+                yield from change_lines(c, s)
                 yield ""
             copies = _copy_summary(plan)
             if copies:
@@ -192,7 +192,8 @@ def _compact_line(c: Change, s: Style) -> str:
     return f"{mark} {c.address}: delete {_short(c.live_digest)}"
 
 
-def _render_change(c: Change, s: Style) -> list[str]:
+def change_lines(c: Change, s: Style) -> list[str]:
+    """One change as the text plan shows it: its heading, then what it alters."""
     lines = [f"  # {s.bold(c.address)} {_VERB[c.action]}"]
     mark = s.mark(c.action)
     if c.action == "create" and c.after:
