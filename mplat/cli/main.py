@@ -1,4 +1,4 @@
-"""Command line: ``mplat validate | plan | apply | import``.
+"""Command line: ``mplat validate | plan | apply | show | import``.
 
 ``main`` parses, runs one module of ``mplat.cli.commands`` and turns every expected failure
 (any ``MplatError``, or an unreadable file) into readable ``Error: ...`` lines and exit 1;
@@ -37,6 +37,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if message is None:
             raise
         print(f"Error: {message}", file=sys.stderr)
+        if type(exc).__name__ == "ConfigError":  # imported only if the config was loaded
+            from mplat.cli.printing import annotate_config_error
+            from mplat.config.model import ConfigError
+
+            if isinstance(exc, ConfigError):
+                annotate_config_error(args, exc)
         return EXIT_ERROR
     finally:
         logger.removeHandler(handler)
@@ -57,6 +63,10 @@ def command(name: str) -> Command:
         from mplat.cli.commands import apply
 
         return apply.run
+    if name == "show":
+        from mplat.cli.commands import show
+
+        return show.run
     if name == "import":
         from mplat.cli.commands import import_
 

@@ -104,12 +104,33 @@ def build_parser() -> argparse.ArgumentParser:
         "else $XDG_CACHE_HOME/mplat, else ~/.cache/mplat)",
     )
     net.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
-    net.add_argument(
+    targeted = _Parser(add_help=False)  # plan and apply: import has no config to narrow
+    targeted.add_argument(
         "--target",
         action="append",
         default=[],
         metavar="REPOSITORY:TAG",
         help="limit the work to this tag (repeatable)",
+    )
+
+    view = _Parser(add_help=False)  # how a plan is shown: plan, apply and show
+    view.add_argument(
+        "--format",
+        choices=("text", "markdown"),
+        default="text",
+        help="text (default), or markdown for a pull-request comment (summary first, a table"
+        " of changes, a collapsible section per repository, capped to fit 65,536 characters)",
+    )
+    view.add_argument(
+        "--compact", action="store_true", help="one line per changed tag instead of the diff"
+    )
+    view.add_argument(
+        "-q", "--quiet", action="store_true", help="print only the summary and the errors"
+    )
+    view.add_argument(
+        "--show-no-op",
+        action="store_true",
+        help="list unchanged tags in --json too (they are only counted by default)",
     )
 
     parser = _Parser(
@@ -123,7 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
         "validate", parents=[common], help="check the configuration file without network access"
     )
     p = sub.add_parser(
-        "plan", parents=[common, net], help="show what apply would change in the registries"
+        "plan",
+        parents=[common, net, targeted, view],
+        help="show what apply would change in the registries",
     )
     p.add_argument("--json", action="store_true", help="print the plan as JSON (format_version 1)")
     p.add_argument(
@@ -132,7 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit 0 when there are no changes, 2 when there are, 1 on error",
     )
     p.add_argument("--out", metavar="FILE", help="save the plan for a later `mplat apply FILE`")
-    a = sub.add_parser("apply", parents=[common, net], help="make the registries match")
+    a = sub.add_parser(
+        "apply", parents=[common, net, targeted, view], help="make the registries match"
+    )
     a.add_argument(
         "plan_file", nargs="?", metavar="PLAN", help="apply a saved plan exactly (no prompt)"
     )
@@ -147,6 +172,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print one JSON document (plan and outcomes) on stdout; human text on stderr",
     )
+    show = sub.add_parser(
+        "show", parents=[view], help="print a saved plan (no network): text, JSON or Markdown"
+    )
+    show.add_argument("plan_file", metavar="PLAN", help="a plan saved by `mplat plan --out`")
+    show.add_argument("--json", action="store_true", help="print the plan as JSON")
+    show.add_argument("--no-color", action="store_true", help="plain text output")
+    show.add_argument("-v", "--debug", action="store_true", help=argparse.SUPPRESS)
     i = sub.add_parser(
         "import",
         parents=[net],

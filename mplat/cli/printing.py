@@ -10,10 +10,11 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from mplat.output.text import Style, plan_lines
+from mplat.output.text import Style, TextOptions, plan_lines
 from mplat.plan.json_codec import dumps_plan
 
 if TYPE_CHECKING:
+    from mplat.config.model import ConfigError
     from mplat.plan.model import Plan
 
 
@@ -24,11 +25,68 @@ def style(args: argparse.Namespace) -> Style:
     return Style(color)
 
 
-def print_plan(args: argparse.Namespace, plan: Plan) -> None:
-    """Text on stdout, or JSON for `plan --json`; `apply --json` keeps stdout for its document."""
-    if args.json and args.command == "plan":
-        print(dumps_plan(plan))
+def text_options(args: argparse.Namespace) -> TextOptions:
+    return TextOptions(compact=getattr(args, "compact", False), quiet=getattr(args, "quiet", False))
+
+
+def check_view(args: argparse.Namespace) -> None:
+    """Refuse flags that ask for two ways of showing one plan."""
+    from mplat.cli.errors import UsageError
+
+    if getattr(args, "json", False) and getattr(args, "format", "text") != "text":
+        raise UsageError("--json and --format markdown are two outputs; choose one")
+    if getattr(args, "compact", False) and getattr(args, "quiet", False):
+        raise UsageError("--compact and --quiet: choose one")
+
+
+def github_actions() -> bool:
+    return os.environ.get("GITHUB_ACTIONS") == "true"
+
+
+def print_plan(args: argparse.Namespace, plan: Plan, full_plan_hint: str = "") -> None:
+    """Text or Markdown on stdout, or JSON for `plan --json` / `show --json`; `apply --json`
+    keeps stdout for its document. Under GitHub Actions, the Markdown also goes to the job's
+    step summary and each located error becomes an annotation on its file and line."""
+    if args.json and args.command in ("plan", "show"):
+        print(dumps_plan(plan, getattr(args, "show_no_op", False)))
+    else:
+        out = sys.stderr if args.json else sys.stdout
+        if getattr(args, "format", "text") == "markdown":
+            from mplat.output.markdown import render_markdown
+
+            out.write(render_markdown(plan, full_plan_hint=full_plan_hint))
+        else:
+            for line in plan_lines(plan, style(args), text_options(args)):
+                out.write(line + "\n")
+    if github_actions():
+        _annotate(args, [(e.location, e.cause or e.message) for e in plan.errors])
+        _step_summary(plan, full_plan_hint)
+
+
+def annotate_config_error(args: argparse.Namespace, exc: ConfigError) -> None:
+    """A config error as annotations at each problem's file:line:column (GitHub Actions)."""
+    if github_actions():
+        _annotate(args, [(str(p.location), p.message) for p in exc.problems])
+
+
+def _annotate(args: argparse.Namespace, located: list[tuple[str, str]]) -> None:
+    from mplat.output.github import error_command, location_parts
+
+    # Workflow commands are read from stdout, unless stdout is a JSON document.
+    out = sys.stderr if getattr(args, "json", False) else sys.stdout
+    for location, message in dict.fromkeys(located):
+        file, line, col = location_parts(location)
+        out.write(error_command(message, file, line, col) + "\n")
+
+
+def _step_summary(plan: Plan, full_plan_hint: str) -> None:
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not path:
         return
-    out = sys.stderr if args.json else sys.stdout
-    for line in plan_lines(plan, style(args)):
-        out.write(line + "\n")
+    from mplat.output.markdown import render_markdown
+
+    try:
+        with open(path, "a", encoding="utf-8") as summary:
+            summary.write(render_markdown(plan, full_plan_hint=full_plan_hint) + "\n")
+    except OSError as exc:
+        print(f"Warning: cannot write $GITHUB_STEP_SUMMARY ({exc.strerror})", file=sys.stderr)

@@ -8,7 +8,6 @@ mistake gives one message.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import cast
 
@@ -18,12 +17,11 @@ from mplat.config.model import (
     EntrySpec,
     Format,
     ListSpec,
-    Location,
-    RegistrySettings,
     State,
 )
-from mplat.config.origins import Document, JSONPath, Origins, prefixed, render_path
+from mplat.config.origins import Document, JSONPath, Origins, render_path
 from mplat.config.parsecache import ParseCache
+from mplat.config.registries import RegistryRules
 from mplat.values.platform import Platform, PlatformError
 from mplat.values.reference import Reference, ReferenceError
 from mplat.values.text import json_quoted
@@ -53,58 +51,51 @@ class _Declared:
     path: JSONPath
 
 
-class _Builder:
-    """Turns schema-checked data into typed specs, adding the checks a schema cannot express.
+@dataclass(frozen=True, slots=True)
+class _Required:
+    """``require_platforms`` in effect for a list, and where it was written (None: nowhere)."""
 
-    Values under a path the schema already complained about are skipped, so a single typo does
-    not produce a second, confusing message.
-    """
+    platforms: tuple[Platform, ...]
+    path: JSONPath | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """One repository of a list item, with the format the list has there and where it is set."""
+
+    path: JSONPath
+    repository: Reference | None
+    format: Format
+    format_path: JSONPath
+
+
+class _Builder(RegistryRules):
+    """Turns schema-checked data into typed specs, adding the checks a schema cannot express."""
 
     def __init__(self, origins: Origins, tainted: list[JSONPath], parsed: ParseCache) -> None:
-        self.origins = origins
+        super().__init__(origins, tainted)
         self.parsed = parsed
-        self.filename = origins.filename
-        self.tainted = tainted
-        self.problems: list[ConfigProblem] = []
-
-    def _clean(self, path: JSONPath) -> bool:
-        """Neither this value, nor anything in it, nor anything around it failed the schema."""
-        if not self.tainted:
-            return True  # the usual case, asked of every value of every list
-        return not any(t[: len(path)] == path or path[: len(t)] == t for t in self.tainted)
-
-    def _intact(self, path: JSONPath) -> bool:
-        """This container is the right kind of thing; parts of it may still be broken."""
-        if not self.tainted:
-            return True  # the usual case, asked of every value of every list
-        return not any(path[: len(t)] == t for t in self.tainted)
-
-    def _problem(
-        self, path: JSONPath, message: str, *, at_key: bool = False, prefix: JSONPath | None = None
-    ) -> None:
-        where = self.origins.key(path) if at_key else self.origins.value(path)
-        shown = path if prefix is None else prefix
-        self.problems.append(ConfigProblem(where, prefixed(shown, message)))
-
-    def _where(self, path: JSONPath, beside: JSONPath | None = None) -> str:
-        """Where ``path`` was written, naming its file when it is not the file of ``beside``."""
-        loc = self.origins.value(path)
-        if beside is not None and self.origins.value(beside).file != loc.file:
-            return f"{loc} ({render_path(path)})"
-        return f"line {loc.line}, column {loc.column} ({render_path(path)})"
 
     def build(self, data: dict[str, object]) -> Config | None:
-        default_format = self._default_format(data.get("defaults"))
+        defaults = data.get("defaults")
+        default_format = self._default_format(defaults)
+        required = _Required((), None)
+        if isinstance(defaults, dict) and "require_platforms" in defaults:
+            path: JSONPath = ("defaults", "require_platforms")
+            found = self._required(path, defaults["require_platforms"])
+            required = _Required(found or (), path)
         registries = self._registries(data.get("registries"))
-        lists: list[ListSpec | None] = []
+        specs: list[ListSpec] = []
+        ok = True
         declared: dict[tuple[str, str], JSONPath] = {}
         items = data.get("lists")
         for index, item in enumerate(items if isinstance(items, list) else []):
-            lists.append(self._list(("lists", index), item, default_format, declared))
-        if registries is None or not isinstance(items, list):
-            return None
-        specs = [spec for spec in lists if spec is not None]
-        if len(specs) != len(lists):
+            built = self._list(("lists", index), item, default_format, required, declared)
+            if built is None:
+                ok = False
+            else:
+                specs.extend(built)
+        if registries is None or not isinstance(items, list) or not ok:
             return None
         return Config(
             path=self.filename,
@@ -122,47 +113,6 @@ class _Builder:
             return cast(Format, defaults["format"])
         return "oci"
 
-    # registries ---------------------------------------------------------------------------
-
-    def _registries(self, value: object) -> dict[str, RegistrySettings] | None:
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            return None
-        out: dict[str, RegistrySettings] = {}
-        ok = True
-        for host, raw in value.items():
-            path: JSONPath = ("registries", host)
-            if not self._intact(path) or not isinstance(raw, dict):
-                ok = False
-                continue
-            problem = _registry_problem(host)
-            if problem is not None:
-                self._problem(path, problem, at_key=True, prefix=("registries",))
-                ok = False
-                continue
-            if not self._clean(path):
-                ok = False  # the schema has said what is wrong with these settings
-                continue
-            out[host] = self._settings(path, raw)
-        return out if ok else None
-
-    def _settings(self, path: JSONPath, raw: dict[str, object]) -> RegistrySettings:
-        """Settings the schema accepted: their types and ranges are the schema's to check."""
-        ca_file = cast("str | None", raw.get("ca_file"))
-        if ca_file is not None:
-            # Relative to the file it is written in, so `mplat -c dir/mplat.yaml` works from
-            # anywhere.
-            written_in = self.origins.value((*path, "ca_file")).file
-            ca_file = os.path.join(os.path.dirname(written_in), os.path.expanduser(ca_file))
-        return RegistrySettings(
-            insecure=cast(bool, raw.get("insecure", False)),
-            ca_file=ca_file,
-            username_env=cast("str | None", raw.get("username_env")),
-            password_env=cast("str | None", raw.get("password_env")),
-            parallelism=cast("int | None", raw.get("parallelism")),
-        )
-
     # lists --------------------------------------------------------------------------------
 
     def _list(
@@ -170,39 +120,31 @@ class _Builder:
         path: JSONPath,
         item: object,
         default_format: Format,
+        default_required: _Required,
         declared: dict[tuple[str, str], JSONPath],
-    ) -> ListSpec | None:
+    ) -> list[ListSpec] | None:
+        """The ListSpecs of one item: one per repository it names, sharing everything else."""
         if not isinstance(item, dict) or not self._intact(path):
             return None
         # Shapes, types and spellings are the schema's: a list it accepted whole is built,
         # once the rules below agree too; the rules still run on the parts it accepted.
         ok = self._clean(path)
 
-        repository = self._repository((*path, "repository"), item.get("repository"))
-        ok &= repository is not None
-
-        fmt_value = item.get("format", default_format)
         fmt_path = (*path, "format") if "format" in item else ("defaults", "format")
-        fmt = cast(Format, fmt_value) if self._clean(fmt_path) else default_format
+        fmt = cast(Format, item.get("format", default_format))
+        if not self._clean(fmt_path):
+            fmt = default_format
+        targets = self._targets((*path, "repository"), item.get("repository"), fmt, fmt_path)
+        ok &= targets is not None
 
         tags: list[str] = []
-        tag_locations: list[Location] = []
+        tag_paths: list[JSONPath] = []
         raw_tags = item.get("tags")
         for index, tag in enumerate(raw_tags if isinstance(raw_tags, list) else []):
             tag_path = (*path, "tags", index)
-            if not isinstance(tag, str) or not self._clean(tag_path):
-                continue  # the schema checked it (its tag pattern is validate_tag)
-            tags.append(tag)
-            tag_locations.append(self.origins.value(tag_path))
-            if repository is not None:
-                first = declared.setdefault((repository.name, tag), tag_path)
-                if first != tag_path:
-                    self._problem(
-                        tag_path,
-                        f"{repository.name}:{tag} is declared twice; first at "
-                        f"{self._where(first, tag_path)}",
-                    )
-                    ok = False
+            if isinstance(tag, str) and self._clean(tag_path):  # its pattern is validate_tag
+                tags.append(tag)
+                tag_paths.append(tag_path)
 
         annotations = item.get("annotations", {})
         if not isinstance(annotations, dict) or not all(
@@ -210,8 +152,117 @@ class _Builder:
         ):
             ok = False
             annotations = {}
-        elif annotations and fmt == "docker":
-            source = "" if "format" in item else f" (from {render_path(fmt_path)})"
+        prune = item.get("prune", False)
+
+        entries: list[tuple[JSONPath, EntrySpec]] = []
+        # By platform key: a list scan per entry made a 5,000-entry list take 39 s.
+        platforms_seen: dict[PlatformKey, _Declared] = {}
+        raw_entries = item.get("manifests", [])
+        for index, raw in enumerate(raw_entries if isinstance(raw_entries, list) else []):
+            entry_path = (*path, "manifests", index)
+            entry = self._entry(entry_path, raw, platforms_seen)
+            if entry is None:
+                ok = False
+            else:
+                entries.append((entry_path, entry))
+
+        required = default_required
+        if "require_platforms" in item:
+            req_path = (*path, "require_platforms")
+            found = self._required(req_path, item["require_platforms"])
+            ok &= found is not None
+            required = _Required(found or (), req_path)
+        if item.get("state", "present") == "present":
+            ok &= self._declared_cover(required, [entry for _, entry in entries])
+
+        for target in targets or ():
+            ok &= self._target_rules(path, item, target, tags, tag_paths, entries, declared)
+        if not ok or not targets:
+            return None
+        written_for = tuple(
+            t.repository for t in targets if t.repository is not None and t.format == "oci"
+        )
+        return [
+            ListSpec(
+                repository=target.repository,
+                tags=tuple(tags),
+                format=target.format,
+                location=self.origins.value(path),
+                manifests=tuple(entry for _, entry in entries),
+                annotations=dict(annotations),
+                state=cast(State, item.get("state", "present")),
+                prune=cast(bool, prune),
+                prevent_destroy=cast(bool, item.get("prevent_destroy", False)),
+                tag_locations=tuple(self.origins.value(p) for p in tag_paths),
+                written_for=written_for if len(targets) > 1 and target.format == "oci" else (),
+                require_platforms=required.platforms,
+                require_location=self.origins.value(required.path) if required.path else None,
+            )
+            for target in targets
+            if target.repository is not None
+        ]
+
+    def _targets(
+        self, path: JSONPath, value: object, fmt: Format, fmt_path: JSONPath
+    ) -> list[_Target] | None:
+        """``repository:``: one string, or a list of strings and ``{name, format}`` mappings."""
+        if not isinstance(value, list):
+            return [_Target(path, self._repository(path, value), fmt, fmt_path)]
+        out: list[_Target] = []
+        seen: dict[str, JSONPath] = {}
+        for index, raw in enumerate(value):
+            sub = (*path, index)
+            if isinstance(raw, dict):
+                own = "format" in raw and self._clean((*sub, "format"))
+                out.append(
+                    _Target(
+                        (*sub, "name"),
+                        self._repository((*sub, "name"), raw.get("name")),
+                        cast(Format, raw["format"]) if own else fmt,
+                        (*sub, "format") if own else fmt_path,
+                    )
+                )
+            else:
+                out.append(_Target(sub, self._repository(sub, raw), fmt, fmt_path))
+            repository = out[-1].repository
+            if repository is not None:
+                first = seen.setdefault(repository.name, out[-1].path)
+                if first != out[-1].path:
+                    self._problem(
+                        out[-1].path,
+                        f"{repository.name} is listed twice; first at "
+                        f"{self._where(first, out[-1].path)}",
+                    )
+                    return None
+        return out
+
+    def _target_rules(
+        self,
+        path: JSONPath,
+        item: dict[str, object],
+        target: _Target,
+        tags: list[str],
+        tag_paths: list[JSONPath],
+        entries: list[tuple[JSONPath, EntrySpec]],
+        declared: dict[tuple[str, str], JSONPath],
+    ) -> bool:
+        """The rules that depend on the repository and format: each target is checked."""
+        repository, fmt = target.repository, target.format
+        if repository is None:
+            return False
+        ok = True
+        for tag, tag_path in zip(tags, tag_paths, strict=True):
+            first = declared.setdefault((repository.name, tag), tag_path)
+            if first != tag_path:
+                self._problem(
+                    tag_path,
+                    f"{repository.name}:{tag} is declared twice; first at "
+                    f"{self._where(first, tag_path)}",
+                )
+                ok = False
+        own = target.format_path == (*path, "format")
+        source = "" if own else f", from {render_path(target.format_path)}"
+        if fmt == "docker" and item.get("annotations"):
             self._problem(
                 (*path, "annotations"),
                 f'annotations need format "oci": a Docker manifest list (format "docker"{source}) '
@@ -219,54 +270,28 @@ class _Builder:
                 at_key=True,
             )
             ok = False
-
-        prune = item.get("prune", False)
-        if prune is True and fmt == "docker":
+        if fmt == "docker" and item.get("prune", False) is True:
             self._problem(
                 (*path, "prune"),
                 'prune needs format "oci": mplat records which entries it owns in an OCI '
-                "annotation, and Docker manifest lists have no annotations",
+                f"annotation, and Docker manifest lists{f' ({source[2:]})' if source else ''} have "
+                "no annotations",
             )
             ok = False
-
-        entries: list[EntrySpec] = []
-        # By platform key: a list scan per entry made a 5,000-entry list take 39 s.
-        platforms_seen: dict[PlatformKey, _Declared] = {}
-        raw_entries = item.get("manifests", [])
-        for index, raw in enumerate(raw_entries if isinstance(raw_entries, list) else []):
-            entry = self._entry((*path, "manifests", index), raw, platforms_seen)
-            if entry is None:
-                ok = False
-                continue
-            entries.append(entry)
+        for entry_path, entry in entries:
             image = entry.image
             if (
-                repository is not None
-                and image.name == repository.name
+                image.name == repository.name
                 and image.digest is None
-                and (image.tag or "latest") in tags
+                and ((image.tag or "latest") in tags)
             ):
                 self._problem(
-                    (*path, "manifests", index, "image"),
+                    (*entry_path, "image"),
                     f"{image} is one of the tags this list writes; a list cannot contain itself "
                     "(use a digest or another tag)",
                 )
                 ok = False
-
-        if not ok or repository is None:
-            return None
-        return ListSpec(
-            repository=repository,
-            tags=tuple(tags),
-            format=fmt,
-            location=self.origins.value(path),
-            manifests=tuple(entries),
-            annotations=dict(annotations),
-            state=cast(State, item.get("state", "present")),
-            prune=cast(bool, prune),
-            prevent_destroy=cast(bool, item.get("prevent_destroy", False)),
-            tag_locations=tuple(tag_locations),
-        )
+        return ok
 
     def _repository(self, path: JSONPath, text: object) -> Reference | None:
         if not isinstance(text, str) or not self._clean(path):
@@ -336,7 +361,40 @@ class _Builder:
             platform=platform,
             platforms=platforms,
             attestations=cast(bool, raw.get("attestations", False)),
+            optional=cast(bool, raw.get("optional", False)),
         )
+
+    def _required(self, path: JSONPath, value: object) -> tuple[Platform, ...] | None:
+        """``require_platforms``: distinct platforms, each a string or a mapping."""
+        if not isinstance(value, list) or not self._clean(path):
+            return None
+        seen: dict[PlatformKey, _Declared] = {}
+        parsed = [self._platform((*path, i), v, seen) for i, v in enumerate(value)]
+        if any(p is None for p in parsed):
+            return None
+        return tuple(p for p in parsed if p is not None)
+
+    def _declared_cover(self, required: _Required, entries: list[EntrySpec]) -> bool:
+        """When every entry declares its platforms, a required one missing is known now."""
+        if not required.platforms or required.path is None or not entries:
+            return True
+        declared: list[Platform] = []
+        for entry in entries:
+            if entry.platform is not None:
+                declared.append(entry.platform)
+            elif entry.platforms is not None:
+                declared.extend(entry.platforms)
+            else:
+                return True  # read from the image at plan time
+        missing = [r for r in required.platforms if not any(r.matches(d) for d in declared)]
+        if not missing:
+            return True
+        self._problem(
+            required.path,
+            f"no entry declares {', '.join(str(m) for m in missing)} (the entries declare "
+            f"{', '.join(str(d) for d in declared)})",
+        )
+        return False
 
     def _platform(
         self, path: JSONPath, value: object, platforms_seen: dict[PlatformKey, _Declared]
@@ -369,13 +427,3 @@ class _Builder:
             return None
         platforms_seen[key] = _Declared(platform, path)
         return platform
-
-
-def _registry_problem(host: str) -> str | None:
-    """Keys must equal what Reference.registry produces, or settings silently never apply."""
-    try:
-        Reference(registry=host, repository="mplat/probe")
-    except ReferenceError as exc:
-        reason = str(exc).partition(": ")[2] or str(exc)
-        return f"{json_quoted(host)} is not a registry host[:port]: {reason}"
-    return None

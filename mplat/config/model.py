@@ -84,6 +84,9 @@ class EntrySpec:
     platform: Platform | None = None
     platforms: tuple[Platform, ...] | None = None
     attestations: bool = False
+    optional: bool = False
+    """Skipped, with a warning, when the source does not exist (manifest-tool's
+    ``--ignore-missing``): a platform built late must not block the others."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +103,18 @@ class ListSpec:
     prune: bool = False
     prevent_destroy: bool = False
     tag_locations: tuple[Location, ...] = ()
+    require_platforms: tuple[Platform, ...] = ()
+    """Platforms the published list must have; a plan without one of them is refused."""
+    require_location: Location | None = None
+    written_for: tuple[Reference, ...] = ()
+    """Every repository this item publishes the same OCI bytes to (``repository:`` as a list),
+    named in the ownership marker so the bytes, and the digest, are the same in each; empty:
+    just ``repository``."""
+
+    @property
+    def owners(self) -> tuple[Reference, ...]:
+        """The repositories the ownership marker names."""
+        return self.written_for or (self.repository,)
 
 
 @dataclass(frozen=True, slots=True)

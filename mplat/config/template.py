@@ -18,6 +18,9 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from mplat.config.interpolate import NAME as _NAME
+from mplat.config.interpolate import Parts, interpolate
+from mplat.config.interpolate import TemplateProblem as _Problem
 from mplat.config.model import ConfigError, ConfigProblem, Location
 from mplat.config.origins import Document, JSONPath, Origins, RawOrigin, prefixed, render_path
 from mplat.config.read import SPLIT_HINT
@@ -26,8 +29,6 @@ from mplat.values.text import json_quoted
 
 __all__ = ["Expansion", "VariableInputs", "annotate", "expand", "interpolate"]
 
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_REF = re.compile(r"\$\$\{|\$\{([^}]*)(\})?")
 _PLAIN_VALUE = re.compile(r"[A-Za-z0-9._/:@+-]+")
 _LIST_INDEX = re.compile(r"lists\[(\d+)\]((?:\.[A-Za-z_][A-Za-z0-9_]*|\[[0-9]+\]|\[\"[^\"]*\"\])*)")
 
@@ -51,64 +52,6 @@ class Expansion:
     combinations: Mapping[int, tuple[int, str]]
 
 
-class _Problem(Exception):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-_Parts = tuple[str | tuple[str], ...]
-
-
-def interpolate(
-    text: str, lookup: Callable[[str], str], cache: dict[str, _Parts] | None = None
-) -> str:
-    """``text`` with each ``${name}`` replaced by ``lookup(name)`` and ``$${`` by ``${``.
-
-    ``cache`` keeps each text's parsed parts: a template's strings are rendered once per
-    combination (10,000 times for 10,000 tags), and only the lookups differ.
-    """
-    if "$" not in text:
-        return text
-    parts = cache.get(text) if cache is not None else None
-    if parts is None:
-        parts = _parts(text)
-        if cache is not None:
-            cache[text] = parts
-    if len(parts) == 1 and type(parts[0]) is str:
-        return parts[0]
-    return "".join(part if type(part) is str else lookup(part[0]) for part in parts)
-
-
-def _parts(text: str) -> _Parts:
-    """``text`` split into literal strings and ``(name,)`` references; raises if malformed."""
-    out: list[str | tuple[str]] = []
-    literal: list[str] = []
-    position = 0
-    for match in _REF.finditer(text):
-        literal.append(text[position : match.start()])
-        position = match.end()
-        if match.group(0) == "$${":
-            literal.append("${")
-            continue
-        name = match.group(1)
-        if match.group(2) is None:
-            raise _Problem(
-                f'unclosed "${{" in {json_quoted(text)} (write "$${{" for a literal "${{")'
-            )
-        if not _NAME.fullmatch(name):
-            raise _Problem(
-                f"invalid variable name {json_quoted(name)} in {json_quoted(text)}: "
-                "letters, digits and '_', not starting with a digit"
-            )
-        out.append("".join(literal))
-        literal = []
-        out.append((name,))
-    literal.append(text[position:])
-    out.append("".join(literal))
-    return tuple(part for part in out if part != "")
-
-
 class _Variables:
     """The top-level variables: declared in the file, overridden from outside, resolved lazily."""
 
@@ -118,6 +61,7 @@ class _Variables:
         self._raw: dict[str, tuple[Value, bool]] = {}  # name -> (value, written in the file)
         self._resolved: dict[str, Value] = {}
         self._resolving: list[str] = []
+        self._broken: set[str] = set()  # declared, but reported as wrong where declared
         raw = document.data.get("variables", {})
         if raw is None:
             raw = {}
@@ -178,8 +122,11 @@ class _Variables:
         if entry is None:
             return None
         if name in self._resolving:
-            chain = " -> ".join([*self._resolving[self._resolving.index(name) :], name])
-            raise _Problem(f"variable {json_quoted(name)} refers to itself ({chain})")
+            members = self._resolving[self._resolving.index(name) :]
+            chain = " -> ".join([*members, name])
+            raise _Problem(
+                f"variable {json_quoted(name)} refers to itself ({chain})", frozenset(members)
+            )
         value, in_file = entry
         if not in_file:
             self._resolved[name] = value
@@ -196,6 +143,8 @@ class _Variables:
         return resolved
 
     def lookup(self, name: str) -> str:
+        if name in self._broken:
+            raise _Problem(f"variable {json_quoted(name)} is broken", reported=True)
         value = self.get(name)
         if value is None:
             raise _Problem(f"unknown variable {json_quoted(name)} (known: {self.known()})")
@@ -207,10 +156,18 @@ class _Variables:
 
     def check_all(self) -> None:
         """Resolve every file variable once, so a cycle or unknown name is reported at it."""
+        cycles: set[frozenset[str]] = set()
         for name in list(self._raw):
             try:
                 self.get(name)
             except _Problem as exc:
+                self._broken.add(name)  # its uses are not reported again: one cause, one error
+                if exc.reported:
+                    continue
+                if exc.cycle is not None:
+                    if exc.cycle in cycles:
+                        continue
+                    cycles.add(exc.cycle)
                 self._problem(("variables", name), exc.message)
 
 
@@ -246,7 +203,7 @@ class _Expander:
         self.variables = variables
         self.problems: list[ConfigProblem] = []
         self._reported: set[tuple[JSONPath, str]] = set()
-        self._parsed: dict[str, _Parts] = {}
+        self._parsed: dict[str, Parts] = {}
 
     def _problem(self, path: JSONPath, message: str, combination: str = "") -> None:
         if (path, message) in self._reported:
@@ -406,7 +363,8 @@ class _Expander:
             try:
                 return interpolate(value, lookup, self._parsed)
             except _Problem as exc:
-                self._problem(sub, exc.message, shown)
+                if not exc.reported:
+                    self._problem(sub, exc.message, shown)
                 return value
 
         out: dict[str, object] = {}
@@ -414,9 +372,11 @@ class _Expander:
             sub = (*path, key)
             if key == "for_each":
                 continue
-            if key in ("repository",):
+            if key == "repository" and isinstance(value, list):
+                out[key] = [self._target((*sub, i), v, text) for i, v in enumerate(value)]
+            elif key == "repository":
                 out[key] = text(sub, value)
-            elif key == "tags" and isinstance(value, list):
+            elif key in ("tags", "require_platforms") and isinstance(value, list):
                 out[key] = [text((*sub, i), v) for i, v in enumerate(value)]
             elif key == "annotations" and isinstance(value, dict):
                 out[key] = {k: text((*sub, k), v) for k, v in value.items()}
@@ -425,6 +385,14 @@ class _Expander:
             else:
                 out[key] = value
         return out
+
+    def _target(
+        self, path: JSONPath, target: object, text: Callable[[JSONPath, object], object]
+    ) -> object:
+        """One repository of ``repository:`` as a list: a string, or ``{name, format}``."""
+        if isinstance(target, dict) and "name" in target:
+            return {**target, "name": text((*path, "name"), target["name"])}
+        return text(path, target)
 
     def _entry(
         self, path: JSONPath, entry: object, text: Callable[[JSONPath, object], object]

@@ -46,6 +46,8 @@ class Applier:
         self.registries = registries
         self.progress = progress or (lambda _msg: None)
         self._once: Once[tuple[object, ...], None] = Once()  # shared children and blobs
+        # (registry, blob digest) -> the repository of that registry it was streamed into.
+        self._landed: Once[tuple[str, str], str] = Once()
         self.groups_in_flight = groups
         self.stop = stop or asyncio.Event()
         self.abort = abort or asyncio.Event()
@@ -83,7 +85,9 @@ class Applier:
             aborted.cancel()
             if not work.done():
                 work.cancel()
-                await asyncio.gather(work, *self._once.cancel(), return_exceptions=True)
+                await asyncio.gather(
+                    work, *self._once.cancel(), *self._landed.cancel(), return_exceptions=True
+                )
         if not work.cancelled():
             work.result()  # a bug in the work surfaces here, as it would without the wrapper
         if self.stop.is_set():
@@ -280,16 +284,38 @@ class Applier:
         self.progress(f"{target.name}: copied child {copy.digest} from {copy.source}")
 
     async def _copy_blob(self, target: Reference, source: Reference, blob: BlobCopy) -> None:
-        """Mount ``blob`` from ``source`` into ``target`` (same registry), else stream it."""
+        """Mount ``blob`` from ``source`` into ``target`` (same registry), else stream it.
+
+        Across registries a blob crosses the network once per target registry: the first
+        repository there to need it streams it, the others mount it from that one.
+        """
         client = self.registries.client(target.registry)
         path, digest = target.repository, blob.digest
         if await client.blob_size(path, digest) is not None:
             return
         self._check()
-        if blob.how == "mount" and await client.mount_blob(path, digest, source.repository):
+        if blob.how == "mount":
+            if not await client.mount_blob(path, digest, source.repository):
+                await self._stream(target, source, blob)
             return
+        holder = await self._landed(
+            (target.registry, digest), lambda: self._stream(target, source, blob)
+        )
+        if holder == path:
+            return
+        self._check()
+        if not await client.mount_blob(path, digest, holder):
+            await self._stream(target, source, blob)
+
+    async def _stream(self, target: Reference, source: Reference, blob: BlobCopy) -> str:
+        """Upload ``blob`` into ``target`` from ``source``'s registry; the repository it is in."""
+        client = self.registries.client(target.registry)
         origin = self.registries.client(source.registry)
         self._check()
         await client.upload_blob(
-            path, digest, blob.size, lambda: origin.stream_blob(source.repository, digest)
+            target.repository,
+            blob.digest,
+            blob.size,
+            lambda: origin.stream_blob(source.repository, blob.digest),
         )
+        return target.repository

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from typing import Literal
 
-from mplat.config.model import ListSpec
+from mplat.config.model import EntrySpec, ListSpec
 from mplat.engine.concurrency import run_bounded
 from mplat.engine.sources import Child, SourceError, SourceResolver
 from mplat.plan.compare import compare, owner_annotations, ownership
@@ -35,7 +35,7 @@ from mplat.plan.model import (
     PlanError,
 )
 from mplat.registry.api import ManifestInfo, Registries, Registry
-from mplat.registry.errors import RegistryError
+from mplat.registry.errors import NotFoundError, RegistryError
 from mplat.values import mediatypes as mt
 from mplat.values.digest import sha256_digest
 from mplat.values.manifest import ImageManifest, Index, render_index
@@ -250,13 +250,19 @@ async def render_desired(
 ) -> Desired:
     """Resolve every entry of a list and render the exact bytes it must have."""
 
-    async def one(entry_index: int) -> tuple[list[Child], tuple[str, ...], str]:
+    skipped: list[str] = []
+
+    async def one(entry_index: int) -> tuple[list[Child], tuple[str, ...], str | None]:
         entry = spec.manifests[entry_index]
         try:
             resolved = await resolver.resolve(entry)
         except SourceError as exc:
+            if entry.optional and exc.missing:
+                return _skipped(entry, str(exc), skipped)
             raise SourceError(str(exc), exc.location or entry.location) from None
         except RegistryError as exc:
+            if entry.optional and _is_missing(exc):
+                return _skipped(entry, str(exc), skipped)
             raise SourceError(f"source {entry.image}: {exc}", entry.location, str(exc)) from None
         return list(resolved.children), resolved.warnings, resolved.resolved_digest
 
@@ -265,12 +271,21 @@ async def render_desired(
     attestations: list[Child] = []
     warnings: list[str] = []
     sources: dict[str, str] = {}
+    declared: dict[int, str] = {}  # id(child) -> the image: its entry declares
     for entry, (children, warns, digest) in zip(spec.manifests, results, strict=True):
-        sources[str(entry.image)] = digest
+        if digest is not None:
+            sources[str(entry.image)] = digest
         warnings.extend(warns)
         for c in children:
             (attestations if c.attestation else platform_children).append(c)
+            declared[id(c)] = str(entry.image)
+    if not platform_children and skipped:
+        raise SourceError(
+            f"every entry of the list was skipped ({'; '.join(skipped)}); "
+            "a list needs at least one entry"
+        )
     _check_duplicates(platform_children)
+    _check_required(spec, platform_children, skipped)
     children = platform_children + attestations
     media_type = mt.FORMATS[spec.format]
     if spec.format == "docker":
@@ -284,7 +299,7 @@ async def render_desired(
                 raise SourceError("attestation entries need format: oci")
     if spec.format == "oci":
         descriptors = [c.descriptor for c in children]
-        annotations = {**spec.annotations, **owner_annotations(spec.repository, spec.tags)}
+        annotations = {**spec.annotations, **owner_annotations(spec.owners, spec.tags)}
     else:
         # A Docker list has no annotations, urls or artifactType, and render_index leaves
         # them out; the entries compared and shown must be exactly the rendered ones, or the
@@ -304,9 +319,37 @@ async def render_desired(
         entries=tuple(Entry.of(d) for d in descriptors),
         annotations=annotations,
         sources=sources,
+        entry_sources=tuple(declared[id(c)] for c in children),
         children=tuple(copies),
         warnings=tuple(warnings),
         prevent_destroy=spec.prevent_destroy,
+    )
+
+
+def _skipped(
+    entry: EntrySpec, reason: str, skipped: list[str]
+) -> tuple[list[Child], tuple[str, ...], None]:
+    """An optional entry whose source is missing: no children, and a warning saying why."""
+    skipped.append(f"{entry.image} is missing")
+    return [], (f"{entry.location}: optional entry skipped: {reason}",), None
+
+
+def _is_missing(exc: RegistryError) -> bool:
+    """The registry says the source does not exist (not: refused, failed, or unreachable)."""
+    return isinstance(exc, NotFoundError) or exc.has_code("MANIFEST_UNKNOWN", "NAME_UNKNOWN")
+
+
+def _check_required(spec: ListSpec, children: list[Child], skipped: list[str]) -> None:
+    """``require_platforms``: refuse a list that would publish without one of them."""
+    have = [c.descriptor.platform for c in children if c.descriptor.platform is not None]
+    missing = [r for r in spec.require_platforms if not any(r.matches(p) for p in have)]
+    if not missing:
+        return
+    why = f"; skipped: {'; '.join(skipped)}" if skipped else ""
+    raise SourceError(
+        f"require_platforms: the list would lack {', '.join(str(m) for m in missing)} "
+        f"(it has {', '.join(str(p) for p in have) or 'no platform'}){why}",
+        spec.require_location or spec.location,
     )
 
 

@@ -36,14 +36,23 @@ class SourceError(MplatError):
     """A declared source that cannot be used; the message names the image and why.
 
     ``location`` points at the entry in the config file when the problem is one entry's;
-    ``cause`` is the registry failure behind it, when there is one.
+    ``cause`` is the registry failure behind it, when there is one; ``missing``: the
+    registry said the source does not exist (what ``optional: true`` forgives, and only that).
     """
 
-    def __init__(self, message: str, location: Location | None = None, cause: str = "") -> None:
+    def __init__(
+        self,
+        message: str,
+        location: Location | None = None,
+        cause: str = "",
+        *,
+        missing: bool = False,
+    ) -> None:
         super().__init__(message)
         self.location = location
         self.cause = cause
         """A registry failure behind this source's, shared by every list that met it."""
+        self.missing = missing
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,13 +92,13 @@ class SourceResolver:
         if digest is None:
             info = await client.head_manifest(image.repository, image.ref)
             if info is None:
-                raise SourceError(f"source image {image} not found")
+                raise SourceError(f"source image {image} not found", missing=True)
             digest = info.digest
             seen_live = True
         try:
             fetched = await client.get_manifest(image.repository, digest)
         except NotFoundError:
-            raise SourceError(f"source image {image} not found") from None
+            raise SourceError(f"source image {image} not found", missing=True) from None
         return fetched, seen_live
 
     async def platform_of(self, image: Reference, manifest: ImageManifest) -> Platform:

@@ -7,7 +7,9 @@ same way (plan.wording); here its mark is coloured by the item's kind.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
+from mplat.plan.compare import drift
 from mplat.plan.model import Change, ChildCopy, DiffItem, ImageView, ListView, Plan, PlanError
 from mplat.plan.outcome import ApplyResult
 from mplat.plan.wording import diff_text, short_type
@@ -67,8 +69,40 @@ def human_bytes(n: int) -> str:
     return f"{n} B"
 
 
-def render_plan(plan: Plan, style: Style | None = None) -> str:
-    return "".join(line + "\n" for line in plan_lines(plan, style))
+@dataclass(frozen=True, slots=True)
+class TextOptions:
+    """How much of a plan to print: everything, one line per changed tag, or the summary."""
+
+    compact: bool = False
+    quiet: bool = False
+
+
+def render_plan(plan: Plan, style: Style | None = None, options: TextOptions | None = None) -> str:
+    return "".join(line + "\n" for line in plan_lines(plan, style, options))
+
+
+def summary_line(plan: Plan, s: Style | None = None) -> str:
+    """One line that says what the plan does; printed first and last, so it is never missed."""
+    s = s or Style(False)
+    counts = plan.summary()
+    unchanged = f" {counts['no_op']} unchanged." if counts["no_op"] else ""
+    errors = len(plan.errors)
+    failed = f" {errors} {'error' if errors == 1 else 'errors'}." if errors else ""
+    if not plan.has_changes:
+        if plan.errors:
+            return f"No changes for the lists that planned; see the errors above.{unchanged}"
+        return s.green("No changes.") + " The registry matches the configuration." + unchanged
+    repair = f"{counts['repair']} to repair, " if counts["repair"] else ""
+    drifted = sum(1 for c in plan.changes if drift(c))
+    outside = f" {drifted} changed outside mplat." if drifted else ""
+    return (
+        s.bold("Plan:")
+        + f" {counts['create']} to create, {counts['update']} to update, "
+        + f"{repair}{counts['delete']} to delete."
+        + unchanged
+        + (s.yellow(outside) if outside else "")
+        + (s.red(failed) if failed else "")
+    )
 
 
 _LISTS_NAMED = 10
@@ -94,53 +128,92 @@ def _name(e: PlanError) -> str:
     return e.repository.name if e.repository is not None else "?"
 
 
-def plan_lines(plan: Plan, style: Style | None = None) -> Iterator[str]:
-    """The plan as text, line by line: 10,000 changes are written, never held as one string."""
+def plan_lines(
+    plan: Plan, style: Style | None = None, options: TextOptions | None = None
+) -> Iterator[str]:
+    """The plan as text, line by line: 10,000 changes are written, never held as one string.
+
+    The summary comes first and last; no-ops are counted, never listed.
+    """
     s = style or Style(False)
-    if plan.has_changes:
-        yield "mplat will perform the following actions:\n"
-    for c in plan.changes:
-        if c.action != "no-op":
-            yield from _render_change(c, s)
+    opts = options or TextOptions()
+    changed = [c for c in plan.changes if c.action != "no-op"]
+    if not opts.quiet and changed:
+        yield summary_line(plan, s)
+        yield ""
+        if opts.compact:
+            yield from (_compact_line(c, s) for c in changed)
             yield ""
-    copies = _copy_summary(plan)
-    if copies:
-        yield from copies
-        yield ""
-    for w in sorted({w for c in plan.changes for w in c.warnings}):
-        yield s.yellow("Warning: ") + w
-    yield from _error_lines(plan.errors, s)
-    for registry, budget in sorted(plan.rate_limits.items()):
-        yield f"Rate limit: {registry}: {budget}"
-    if plan.errors or plan.rate_limits or any(c.warnings for c in plan.changes):
-        yield ""
-    counts = plan.summary()
-    if not plan.has_changes:
-        if plan.errors:
-            yield "No changes for the lists that planned; see the errors above."
         else:
-            yield s.green("No changes.") + " The registry matches the configuration."
-    else:
-        repair = f"{counts['repair']} to repair, " if counts["repair"] else ""
-        yield (
-            s.bold("Plan:")
-            + f" {counts['create']} to create, {counts['update']} to update, "
-            + f"{repair}{counts['delete']} to delete."
-        )
+            yield "mplat will perform the following actions:\n"
+            for c in changed:
+                yield from change_lines(c, s)
+                yield ""
+            copies = _copy_summary(plan)
+            if copies:
+                yield from copies
+                yield ""
+    warnings = sorted({w for c in plan.changes for w in c.warnings})
+    if not opts.quiet:
+        for w in warnings:
+            yield s.yellow("Warning: ") + w
+    yield from _error_lines(plan.errors, s)
+    if not opts.quiet:
+        for registry, budget in sorted(plan.rate_limits.items()):
+            yield f"Rate limit: {registry}: {budget}"
+    if plan.errors or (not opts.quiet and (plan.rate_limits or warnings)):
+        yield ""
+    yield summary_line(plan, s)
 
 
-def _render_change(c: Change, s: Style) -> list[str]:
+def _short(digest: str | None) -> str:
+    """``sha256:`` and 12 hex digits: enough to tell digests apart in one line."""
+    if digest is None:
+        return "absent"
+    algorithm, _, hexa = digest.partition(":")
+    return f"{algorithm}:{hexa[:12]}"
+
+
+def _compact_line(c: Change, s: Style) -> str:
+    """One line per changed tag (``--compact``): what happens, and the digest move."""
+    mark = s.mark(c.action)
+    after = c.after.digest if c.after else None
+    if c.action == "create":
+        entries = len(c.after.entries) if c.after else 0
+        return f"{mark} {c.address}: create {_short(after)} ({entries} entries)"
+    if c.action == "update":
+        touched = len({item.label for item in c.diff if item.label and item.kind != "note"})
+        what = f"{touched} {'entry' if touched == 1 else 'entries'}" if touched else "the list"
+        outside = "; " + s.yellow("changed outside mplat") if drift(c) else ""
+        move = f"{_short(c.live_digest)} -> {_short(after)}"
+        return f"{mark} {c.address}: update {move} ({what} changed{outside})"
+    if c.action == "repair":
+        return f"{mark} {c.address}: repair ({len(c.children)} children missing)"
+    return f"{mark} {c.address}: delete {_short(c.live_digest)}"
+
+
+def change_lines(c: Change, s: Style) -> list[str]:
+    """One change as the text plan shows it: its heading, then what it alters."""
     lines = [f"  # {s.bold(c.address)} {_VERB[c.action]}"]
     mark = s.mark(c.action)
     if c.action == "create" and c.after:
+        sources = c.desired.entry_sources if c.desired else ()
         lines.append(f"  {mark} {short_type(c.after.media_type)} {c.after.digest}")
-        for e in c.after.entries:
-            lines.append(f"      {s.green('+')} {e.label():<34} {e.digest} ({human_bytes(e.size)})")
+        for i, e in enumerate(c.after.entries):
+            source = f" from {sources[i]}" if i < len(sources) else ""
+            lines.append(
+                f"      {s.green('+')} {e.label():<34} {e.digest} ({human_bytes(e.size)}){source}"
+            )
         for k, v in sorted(c.after.annotations.items()):
             lines.append(f"      {s.green('+')} annotation {k} = {v!r}")
     elif c.action == "update" and c.after:
         before = c.before.digest if c.before else "absent"
         lines.append(f"  {mark} {short_type(c.after.media_type)} {before} -> {c.after.digest}")
+        if drift(c):
+            lines.append(
+                f"      {s.yellow('!')} changed outside mplat: was {before}, declared "
+                f"{c.after.digest}; apply puts back what the configuration declares"
+            )
         for item in c.diff:
             lines.append(f"      {s.diff_mark(item)} {diff_text(item)}")
     elif c.action == "repair":

@@ -7,7 +7,7 @@ word them (plan.wording) without either re-reading the other's output.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Literal
 
 from mplat.plan.model import (
@@ -27,9 +27,14 @@ from mplat.plan.wire import entry_json
 from mplat.values.reference import Reference
 
 
-def owner_annotations(repository: Reference, tags: Iterable[str]) -> dict[str, str]:
-    """The marker for a list mplat writes to ``tags`` of ``repository`` (its normalised name)."""
-    refs = " ".join(sorted({f"{repository.name}:{t}" for t in tags}))
+def owner_annotations(repositories: Iterable[Reference], tags: Iterable[str]) -> dict[str, str]:
+    """The marker for a list mplat writes to ``tags`` of ``repositories`` (normalised names).
+
+    One list published to several repositories names all of them, so its bytes are the same
+    in each; prune still needs the marker to name the very tag it sits on.
+    """
+    tags = tuple(tags)
+    refs = " ".join(sorted({f"{r.name}:{t}" for r in repositories for t in tags}))
     return {OWNER_ANNOTATION: OWNER_VALUE, OWNER_TAGS_ANNOTATION: refs}
 
 
@@ -92,23 +97,43 @@ def change_diff(
     if isinstance(before, ImageView):
         return (DiffItem("note", f"replace single image ({before.media_type}) with a list"),)
     if isinstance(before, ListView):
-        return describe_diff(before, after)
+        return describe_diff(before, after, desired.sources_by_label() if desired else None)
     return ()
 
 
-def describe_diff(before: ListView, after: ListView) -> tuple[DiffItem, ...]:
-    """How two lists differ, entry by entry keyed by platform label, then the list's own fields."""
+def drift(change: Change) -> bool:
+    """Whether an update undoes a change made outside mplat, rather than carrying out the config.
+
+    mplat's marker names every tag a list was written for, so a tag whose list lacks it
+    (another tool pushed a list or an image there, or copied one from another tag) was last
+    written by someone else. A list marked by an older mplat proves nothing either way.
+    """
+    if change.action != "update" or change.before is None:
+        return False
+    return ownership(change.before, change.repository, change.tag) == "no"
+
+
+def describe_diff(
+    before: ListView, after: ListView, sources: Mapping[str, str] | None = None
+) -> tuple[DiffItem, ...]:
+    """How two lists differ, entry by entry keyed by platform label, then the list's own fields.
+
+    ``sources``: the declared image of each wanted entry, by label, named beside its digest.
+    """
+    sources = sources or {}
     items: list[DiffItem] = []
     if before.media_type != after.media_type:
         items.append(DiffItem("changed", "", ("mediaType",), before.media_type, after.media_type))
     old = {e.label(): entry_json(e) for e in before.entries}
     new = {e.label(): entry_json(e) for e in after.entries}
     for label in [e.label() for e in after.entries if e.label() not in old]:
-        items.append(DiffItem("added", label, (), None, new[label]["digest"]))
+        items.append(
+            DiffItem("added", label, (), None, new[label]["digest"], sources.get(label, ""))
+        )
     for label in [e.label() for e in before.entries if e.label() not in new]:
         items.append(DiffItem("removed", label, (), old[label]["digest"], None))
     for label in [e.label() for e in after.entries if e.label() in old]:
-        items.extend(_entry_changes(label, old[label], new[label]))
+        items.extend(_entry_changes(label, old[label], new[label], sources.get(label, "")))
     kept_before = tuple(e.label() for e in before.entries if e.label() in new)
     if kept_before != tuple(e.label() for e in after.entries if e.label() in old):
         order = tuple(e.label() for e in after.entries)
@@ -137,7 +162,7 @@ def describe_diff(before: ListView, after: ListView) -> tuple[DiffItem, ...]:
 
 
 def _entry_changes(
-    label: str, old: dict[str, object], new: dict[str, object]
+    label: str, old: dict[str, object], new: dict[str, object], source: str = ""
 ) -> Iterator[DiffItem]:
     """Field-level changes of one entry present before and after (same platform label).
 
@@ -155,4 +180,5 @@ def _entry_changes(
             elif kind.endswith("_removed"):
                 yield DiffItem("removed", label, where, level.t1, None)
             else:
-                yield DiffItem("changed", label, where, level.t1, level.t2)
+                named = source if where == ("digest",) else ""
+                yield DiffItem("changed", label, where, level.t1, level.t2, named)

@@ -40,7 +40,13 @@ from mplat.values.digest import is_descriptor_digest, sha256_digest
 from mplat.values.errors import MplatError
 from mplat.values.manifest import str_map
 from mplat.values.platform import Platform, PlatformError
-from mplat.values.reference import Reference, ReferenceError, parse_repository, validate_tag
+from mplat.values.reference import (
+    Reference,
+    ReferenceError,
+    parse_reference,
+    parse_repository,
+    validate_tag,
+)
 from mplat.values.text import brief
 
 FORMAT = "mplat-plan"
@@ -98,6 +104,7 @@ def _change(c: Change) -> dict[str, Any]:
             "digest": d.digest,
             "body": base64.b64encode(d.body).decode("ascii"),
             "sources": dict(d.sources),
+            "entry_sources": list(d.entry_sources),
             "children": [child_json(cp) for cp in d.children],
         }
     return out
@@ -304,10 +311,29 @@ def _load_desired(value: object, where: str, change: Change) -> Desired:
         entries=change.after.entries,
         annotations=dict(change.after.annotations),
         sources=str_map(d.get("sources", {}), f"{where}.sources", _bad),
+        entry_sources=_entry_sources(d.get("entry_sources", []), f"{where}.entry_sources", change),
         children=tuple(_load_child(cp, f"{where}.children[{i}]") for i, cp in enumerate(children)),
         warnings=change.warnings,
         prevent_destroy=change.prevent_destroy,
     )
+
+
+def _source(value: object, where: str) -> str:
+    text = _str(value, where)
+    try:
+        parse_reference(text)
+    except ReferenceError:
+        raise _bad(where, "an image reference", value) from None
+    return text
+
+
+def _entry_sources(value: object, where: str, change: Change) -> tuple[str, ...]:
+    """Optional (older files lack it); when present, one declared image per entry."""
+    assert change.after is not None
+    items = tuple(_source(v, f"{where}[{i}]") for i, v in enumerate(_list(value, where)))
+    if items and len(items) != len(change.after.entries):
+        raise _Malformed(f"{where}: {len(items)} sources for {len(change.after.entries)} entries")
+    return items
 
 
 def _load_change(value: object, where: str) -> Change:

@@ -181,12 +181,19 @@ class Desired:
     entries: tuple[Entry, ...] = ()
     annotations: Mapping[str, str] = field(default_factory=dict)
     sources: Mapping[str, str] = field(default_factory=dict)  # declared image -> resolved digest
+    entry_sources: tuple[str, ...] = ()
+    """The declared ``image:`` each entry comes from, parallel to ``entries``: what a reviewer
+    needs to see beside a digest move (empty in plan files written before it existed)."""
     children: tuple[ChildCopy, ...] = ()  # children to bring into the repository first
     warnings: tuple[str, ...] = ()
     prevent_destroy: bool = False
 
     def view(self) -> ListView:
         return ListView(self.media_type, self.digest, self.entries, self.annotations)
+
+    def sources_by_label(self) -> dict[str, str]:
+        """Each entry's declared image, keyed by the entry's platform label."""
+        return {e.label(): s for e, s in zip(self.entries, self.entry_sources, strict=False)}
 
 
 DiffKind = Literal["added", "removed", "changed", "note"]
@@ -206,6 +213,8 @@ class DiffItem:
     field: tuple[str | int, ...] = ()
     old: object = None
     new: object = None
+    source: str = ""
+    """The declared image the new value comes from (an entry's digest added or moved)."""
 
 
 @dataclass(frozen=True, slots=True)

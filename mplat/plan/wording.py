@@ -30,11 +30,12 @@ def diff_text(item: DiffItem) -> str:
         return item.label
     value = item.new if item.kind == "added" else item.old
     if item.label:  # an entry of the list
+        source = f" (from {item.source})" if item.source else ""
         if not item.field:
-            return f"{item.label}: {value}"
+            return f"{item.label}: {value}{source}"
         where = ".".join(str(p) for p in item.field)
         if item.kind == "changed":
-            return f"{item.label}: {where}: {item.old} -> {item.new}"
+            return f"{item.label}: {where}: {item.old} -> {item.new}{source}"
         return f"{item.label}: {where} = {value}"
     part = item.field[0] if item.field else ""
     if part == "mediaType":

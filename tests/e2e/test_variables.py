@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.support.cli import run_cli, write_config
@@ -87,3 +88,52 @@ def test_var_for_an_undeclared_name_is_one_error(tmp_path: Path) -> None:
     assert "for_each product=api version=9.9" in unknown.err
     bad = run_cli("validate", "-f", str(cfg), "--var", "=x")
     assert bad.code == 1 and "expected NAME=VALUE" in bad.err
+
+
+BAD = {
+    "self-reference": (
+        "variables: {a: '${a}'}\n",
+        "${a}",
+        'variable "a" refers to itself (a -> a)',
+    ),
+    "cycle": (
+        "variables: {a: '${b}', b: 'x${a}'}\n",
+        "${a}",
+        'variables.a: variable "a" refers to itself (a -> b -> a)',
+    ),
+    "over the node limit": (
+        "variables: {n: [" + ", ".join(str(i) for i in range(600)) + "]}\n",
+        "${x}-${y}",
+        "over the limit of 300000",
+    ),
+    "YAML in a value stays text": (
+        "variables: {a: '[x, {y: z}]'}\n",
+        "${a}",
+        "expected a tag: 1 to 128 letters, digits, '_', '.' and '-', not starting with "
+        "'.' or '-', got \"[x, {y: z}]\"",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_templates_are_one_error_and_nothing_is_written(
+    registry: RegistryServer, repo: str, tmp_path: Path, case: str
+) -> None:
+    head, tag, expected = BAD[case]
+    seed_image(registry.url, repo, "amd64", os="linux", architecture="amd64")
+    item = "  - for_each: {x: '${n}', y: '${n}'}\n    " if "${x}" in tag else "  - "
+    text = (
+        f"version: 1\n{head}lists:\n{item}repository: {registry.address}/{repo}\n"
+        f'    tags: ["{tag}"]\n'
+        f"    manifests: [{{image: '{registry.address}/{repo}:amd64'}}]\n"
+    )
+    cfg = write_config(tmp_path, text)
+    run = run_cli("apply", "-f", str(cfg), "--auto-approve")
+    assert run.code == 1, run.out + run.err
+    (line,) = run.err.strip().splitlines()
+    assert line.startswith(f"Error: {cfg}:"), line
+    assert expected in line
+    assert "Traceback" not in run.err
+    assert get_manifest(registry.url, repo, "amd64") is not None
+    tags = httpx.get(f"{registry.url}/v2/{repo}/tags/list").json()["tags"]
+    assert tags == ["amd64"]

@@ -12,6 +12,7 @@ from typing import Any
 from mplat.plan.compare import compare
 from mplat.plan.model import (
     OWNER_ANNOTATION,
+    OWNER_TAGS_ANNOTATION,
     OWNER_VALUE,
     BlobCopy,
     Change,
@@ -237,7 +238,9 @@ def create(
 
 
 def update(diff: tuple[DiffItem, ...], before: ListView | ImageView | None = None) -> Change:
-    before = before or ListView(mt.OCI_INDEX, DO, (AMD64,), {})
+    """An update of a list mplat wrote for this tag (pass ``before`` for drift)."""
+    marker = {OWNER_ANNOTATION: OWNER_VALUE, OWNER_TAGS_ANNOTATION: f"{REPO}:1.0"}
+    before = before or ListView(mt.OCI_INDEX, DO, (AMD64,), marker)
     return Change(
         repository=ref(REPO),
         tag="1.0",

@@ -28,6 +28,7 @@ def entry(
     platforms: tuple[str, ...] | None = None,
     attestations: bool = False,
     line: int = 7,
+    optional: bool = False,
 ) -> EntrySpec:
     return EntrySpec(
         parse_reference(image),
@@ -35,6 +36,7 @@ def entry(
         platform=Platform.parse(platform) if platform else None,
         platforms=tuple(Platform.parse(p) for p in platforms) if platforms is not None else None,
         attestations=attestations,
+        optional=optional,
     )
 
 
@@ -48,6 +50,7 @@ def listspec(
     prevent_destroy: bool = False,
     annotations: Mapping[str, str] | None = None,
     location: Location = HERE,
+    require_platforms: Collection[str] = (),
 ) -> ListSpec:
     return ListSpec(
         repository=parse_repository(repository),
@@ -59,6 +62,8 @@ def listspec(
         state=state,
         prune=prune,
         prevent_destroy=prevent_destroy,
+        require_platforms=tuple(Platform.parse(p) for p in require_platforms),
+        require_location=Location("mplat.yaml", 5, 24) if require_platforms else None,
     )
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from mplat.cli import interrupt, prompt, wiring
 from mplat.cli.commands.plan import make_plan
 from mplat.cli.errors import EXIT_ERROR, EXIT_OK, UsageError
-from mplat.cli.printing import print_plan, style
+from mplat.cli.printing import check_view, print_plan, style
 from mplat.cli.variables import config_paths, load
 from mplat.output.text import blocked_message, interrupted_report, render_result
 from mplat.plan.json_codec import dumps_apply
@@ -30,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _apply(args: argparse.Namespace) -> int:
+    check_view(args)
     saved = args.plan_file is not None
     fresh: Config | None = None  # the config a fresh plan is made from; None for a saved plan
     if saved:
@@ -64,12 +65,12 @@ async def _apply(args: argparse.Namespace) -> int:
         report = interrupted_report(result, intr.name)
         if args.json:
             sys.stderr.write(report)
-            print(dumps_apply(plan, result))
+            print(dumps_apply(plan, result, args.show_no_op))
         else:
             sys.stdout.write(report)
         return intr.exit_code
     if args.json:
-        print(dumps_apply(plan, result))
+        print(dumps_apply(plan, result, args.show_no_op))
     elif result is not None:
         sys.stdout.write(render_result(result, text_style))
     if result is None:

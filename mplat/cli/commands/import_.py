@@ -24,8 +24,6 @@ from mplat.values.text import shown
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.target:
-        raise UsageError("--target does not apply to import; name REPOSITORY[:TAG] instead")
     refs = [_reference(text) for text in args.references]
     settings = {host: RegistrySettings(insecure=True) for host in args.insecure}
     config = Config(path="", lists=(), registries=settings)

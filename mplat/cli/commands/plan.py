@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from mplat.cli import wiring
 from mplat.cli.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, UsageError
-from mplat.cli.printing import print_plan
+from mplat.cli.printing import check_view, print_plan
 from mplat.cli.variables import load
 from mplat.engine.planner import PlanOptions, Target, build_plan, unmatched_targets
 from mplat.output.text import blocked_message
@@ -25,6 +25,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _plan(args: argparse.Namespace) -> int:
+    check_view(args)
     config = load(args)
     if args.out:
         from mplat.plan.planfile import check_destination

@@ -115,7 +115,7 @@ SEMANTIC_CASES: list[tuple[str, str, list[Problem]]] = [
                 6,
                 5,
                 'lists[0].annotations: annotations need format "oci": a Docker manifest list '
-                '(format "docker" (from defaults.format)) cannot carry them',
+                '(format "docker", from defaults.format) cannot carry them',
             )
         ],
     ),
@@ -267,7 +267,7 @@ def test_one_mistake_gives_one_message(tmp_path: Path) -> None:
         """\
         version: 1
         lists:
-          - repository: [a]
+          - repository: {a: b}
             tags: [1]
             manifests:
               - image: {a: b}
@@ -318,6 +318,233 @@ def test_build_config_keeps_to_rules_a_schema_cannot_state() -> None:
     assert [(p.location.line, p.message[:30]) for p in found] == [
         (6, "lists[0].prune: prune needs fo")
     ]
+
+
+# ------------------------------------------------------------------------------------------
+# One list in several repositories
+
+
+MULTI = """\
+version: 1
+lists:
+  - repository:
+      - docker.io/acme/app
+      - {name: ghcr.io/acme/app}
+      - {name: quay.io/acme/app, format: docker}
+    tags: [v1, latest]
+    manifests:
+      - {image: "ghcr.io/acme/app:v1-amd64", platform: linux/amd64}
+"""
+
+
+def test_a_repository_list_is_one_spec_per_repository_sharing_the_rest() -> None:
+    config = load_config_text(MULTI, "m.yaml")
+    specs = config.lists
+    assert [(s.repository.name, s.format) for s in specs] == [
+        ("docker.io/acme/app", "oci"),
+        ("ghcr.io/acme/app", "oci"),
+        ("quay.io/acme/app", "docker"),
+    ]
+    assert {s.tags for s in specs} == {("v1", "latest")}
+    assert {s.manifests for s in specs} == {specs[0].manifests}
+    # The OCI copies name each other in their marker, so their bytes are the same.
+    oci = (specs[0].repository, specs[1].repository)
+    assert specs[0].owners == specs[1].owners == oci
+    assert specs[2].written_for == ()
+
+
+def test_one_repository_is_one_spec_as_before() -> None:
+    spec = load_config_text(VALID_HEAD + "    manifests: [{image: a.io/b:1}]\n", "m.yaml").lists[0]
+    assert spec.written_for == ()
+    assert spec.owners == (spec.repository,)
+
+
+@pytest.mark.parametrize(
+    ("repository", "extra", "expected"),
+    [
+        (
+            "[r.io/a, {name: r.io/a}]",
+            "",
+            [
+                (
+                    3,
+                    33,
+                    "lists[0].repository[1].name: r.io/a is listed twice; first at line 3, "
+                    "column 18 (lists[0].repository[0])",
+                )
+            ],
+        ),
+        (
+            "[r.io/a, {name: r.io/b, format: docker}]",
+            "    annotations: {k: v}\n",
+            [
+                (
+                    5,
+                    5,
+                    'lists[0].annotations: annotations need format "oci": a Docker manifest list '
+                    '(format "docker", from lists[0].repository[1].format) cannot carry them',
+                )
+            ],
+        ),
+        (
+            "[r.io/a, {name: r.io/b, format: docker}]",
+            "    prune: true\n",
+            [
+                (
+                    5,
+                    12,
+                    'lists[0].prune: prune needs format "oci": mplat records which entries it '
+                    "owns in an OCI annotation, and Docker manifest lists (from "
+                    "lists[0].repository[1].format) have no annotations",
+                )
+            ],
+        ),
+        (
+            "[r.io/a, {name: 'r.io/b:1'}, {format: oci}]",
+            "",
+            [
+                (
+                    3,
+                    33,
+                    'lists[0].repository[1].name: repository "r.io/b:1" must not include a '
+                    "tag or digest (list the tags under tags:)",
+                ),
+                (3, 46, 'lists[0].repository[2]: missing required key "name"'),
+            ],
+        ),
+        ("[]", "", [(3, 17, "lists[0].repository: expected a non-empty list, got an empty list")]),
+    ],
+    ids=[
+        "same twice",
+        "docker target with annotations",
+        "docker target with prune",
+        "bad",
+        "empty",
+    ],
+)
+def test_repository_list_problems(
+    tmp_path: Path, repository: str, extra: str, expected: list[Problem]
+) -> None:
+    text = (
+        f"version: 1\nlists:\n  - repository: {repository}\n    tags: [v1]\n{extra}"
+        "    manifests: [{image: r.io/q:1}]\n"
+    )
+    assert problems(tmp_path, text) == expected
+
+
+def test_the_same_tag_in_another_item_names_the_repository_entry(tmp_path: Path) -> None:
+    text = (
+        "version: 1\nlists:\n  - repository: [r.io/a, r.io/b]\n    tags: [v1]\n"
+        "    manifests: [{image: r.io/q:1}]\n"
+        "  - repository: r.io/b\n    tags: [v1]\n    manifests: [{image: r.io/q:1}]\n"
+    )
+    assert problems(tmp_path, text) == [
+        (
+            7,
+            12,
+            "lists[1].tags[0]: r.io/b:v1 is declared twice; first at line 4, column 12 "
+            "(lists[0].tags[0])",
+        )
+    ]
+
+
+# ------------------------------------------------------------------------------------------
+# optional entries and require_platforms
+
+
+def test_optional_and_require_platforms_from_the_list_or_defaults() -> None:
+    text = """\
+version: 1
+defaults:
+  require_platforms: [linux/amd64]
+lists:
+  - repository: r.io/a
+    tags: [v1]
+    manifests:
+      - {image: "r.io/a:amd64"}
+      - {image: "r.io/a:riscv", optional: true}
+  - repository: r.io/b
+    tags: [v1]
+    require_platforms: [linux/arm64/v8, {os: windows, architecture: amd64}]
+    manifests:
+      - {image: "r.io/b:arm64", platform: linux/arm64}
+      - {image: "r.io/b:win", platform: windows/amd64}
+"""
+    first, second = load_config_text(text, "m.yaml").lists
+    assert [e.optional for e in first.manifests] == [False, True]
+    assert [str(p) for p in first.require_platforms] == ["linux/amd64"]
+    assert first.require_location is not None and first.require_location.line == 3
+    assert [str(p) for p in second.require_platforms] == ["linux/arm64/v8", "windows/amd64"]
+    assert second.require_location is not None and second.require_location.line == 12
+
+
+@pytest.mark.parametrize(
+    ("extra", "entries", "expected"),
+    [
+        (
+            "    require_platforms: [linux/amd64, linux/s390x]\n",
+            "      - {image: r.io/q:1, platform: linux/amd64}\n"
+            "      - {image: r.io/q:2, platform: linux/arm64, optional: true}\n",
+            [
+                (
+                    5,
+                    24,
+                    "lists[0].require_platforms: no entry declares linux/s390x (the entries "
+                    "declare linux/amd64, linux/arm64)",
+                )
+            ],
+        ),
+        (
+            "    require_platforms: [linux/amd64, linux/x86_64]\n",
+            "      - {image: r.io/q:1}\n",
+            [
+                (
+                    5,
+                    38,
+                    'lists[0].require_platforms[1]: duplicate platform "linux/x86_64": the '
+                    'same platform as "linux/amd64" at line 5, column 25 '
+                    "(lists[0].require_platforms[0])",
+                )
+            ],
+        ),
+        (
+            "    require_platforms: [linux]\n",
+            "      - {image: r.io/q:1}\n",
+            [
+                (
+                    5,
+                    25,
+                    "lists[0].require_platforms[0]: expected a platform os/arch[/variant], "
+                    'e.g. "linux/amd64" or "linux/arm64/v8", got "linux"',
+                )
+            ],
+        ),
+        (
+            "    require_platforms: []\n",
+            "      - {image: r.io/q:1, optional: yes}\n",
+            [
+                (5, 24, "lists[0].require_platforms: expected a non-empty list, got an empty list"),
+                (7, 37, 'lists[0].manifests[0].optional: expected true or false, got "yes"'),
+            ],
+        ),
+    ],
+    ids=["declared platforms lack one", "duplicate", "bad platform", "shapes"],
+)
+def test_require_platforms_problems(
+    tmp_path: Path, extra: str, entries: str, expected: list[Problem]
+) -> None:
+    text = f"version: 1\nlists:\n  - repository: r.io/a\n    tags: [v1]\n{extra}    manifests:\n"
+    assert problems(tmp_path, text + entries) == expected
+
+
+def test_require_platforms_is_left_to_the_plan_when_a_platform_is_read_from_an_image() -> None:
+    text = (
+        "version: 1\nlists:\n  - repository: r.io/a\n    tags: [v1]\n"
+        "    require_platforms: [linux/s390x]\n    manifests:\n"
+        "      - {image: r.io/q:1, platform: linux/amd64}\n      - {image: r.io/q:2}\n"
+    )
+    (spec,) = load_config_text(text, "m.yaml").lists
+    assert [str(p) for p in spec.require_platforms] == ["linux/s390x"]
 
 
 def test_build_config_parses_each_repeated_name_and_platform_once() -> None:

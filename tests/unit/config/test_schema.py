@@ -50,7 +50,8 @@ SCHEMA_CASES: list[tuple[str, str, Problem]] = [
             5,
             5,
             'lists[0]: unknown key "tagz", did you mean "tags"? (expected one of repository, '
-            "tags, format, annotations, state, prune, prevent_destroy, manifests, for_each)",
+            "tags, format, annotations, state, prune, prevent_destroy, require_platforms, "
+            "manifests, for_each)",
         ),
     ),
     (

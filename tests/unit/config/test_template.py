@@ -9,7 +9,6 @@ import pytest
 from mplat.config import template
 from mplat.config.loader import load_config_text
 from mplat.config.model import Config, ConfigError
-from mplat.config.template import interpolate
 
 Problem = tuple[int, int, str]
 
@@ -194,18 +193,41 @@ def test_for_each_over_the_node_limit_fails_before_expanding(
     assert "for_each expands the lists to" in found[0][2] and "over the limit of 20" in found[0][2]
 
 
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        ("a${x", 'unclosed "${"'),
-        ("${1x}", 'invalid variable name "1x"'),
-    ],
-)
-def test_interpolate_refuses_malformed_references(text: str, message: str) -> None:
-    with pytest.raises(template._Problem) as caught:
-        interpolate(text, lambda name: name)
-    assert message in caught.value.message
+def test_each_repository_of_a_repository_list_is_interpolated() -> None:
+    text = """\
+version: 1
+variables: {org: acme}
+lists:
+  - for_each: {app: [api]}
+    repository: ["r.io/${org}/${app}", {name: "s.io/${org}/${app}", format: docker}]
+    tags: [v1]
+    manifests: [{image: "r.io/${org}/${app}:src"}]
+"""
+    config = load_config_text(text, "m.yaml")
+    assert [(s.repository.name, s.format) for s in config.lists] == [
+        ("r.io/acme/api", "oci"),
+        ("s.io/acme/api", "docker"),
+    ]
+    with pytest.raises(ConfigError) as caught:
+        load_config_text(text.replace("s.io/${org}", "s.io/${orgg}"), "m.yaml")
+    assert [(p.location.line, p.location.column) for p in caught.value.problems] == [(5, 47)]
+    assert 'lists[0].repository[1].name (for_each app=api): unknown variable "orgg"' in str(
+        caught.value
+    )
 
 
-def test_interpolate() -> None:
-    assert interpolate("a-${x}-$${y}-$", lambda name: name.upper()) == "a-X-${y}-$"
+def test_a_broken_variable_is_one_problem_however_often_it_is_used() -> None:
+    text = """\
+version: 1
+variables: {a: "${b}", b: "x${a}", c: "${zz}", d: "${c}"}
+lists:
+  - repository: r.io/a
+    tags: ["${a}", "${b}", "${c}", "${d}"]
+    manifests: [{image: r.io/q:1}]
+"""
+    with pytest.raises(ConfigError) as caught:
+        load_config_text(text, "m.yaml")
+    assert [(p.location.column, p.message) for p in caught.value.problems] == [
+        (16, 'variables.a: variable "a" refers to itself (a -> b -> a)'),
+        (39, 'variables.c: unknown variable "zz" (known: a, b, c, d)'),
+    ]

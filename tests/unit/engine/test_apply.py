@@ -104,6 +104,26 @@ def test_shared_children_and_blobs_are_written_once(
     assert len(uploads) == len(set(uploads)) == 5
 
 
+def test_blobs_cross_to_another_registry_once_and_mount_there_after(
+    registries: MemoryRegistries, reg: MemoryRegistry
+) -> None:
+    """One list in two repositories of a registry the sources are not in (repository: [..])."""
+    copied_list(registries, [])
+    lists = [
+        listspec(f"{HOST}/{repo}", ["v1"], f"{SRC}:amd64", f"{SRC}:arm64")
+        for repo in ("acme/app", "acme/mirror")
+    ]
+    result = apply(registries, plan(registries, *lists), groups=2)
+    assert not result.failed
+    uploads = [(r, ref) for k, r, ref in reg.writes() if k == "upload_blob"]
+    mounts = [(r, ref) for k, r, ref in reg.writes() if k == "mount_blob"]
+    assert len(uploads) == len({ref for _, ref in uploads}) == 5  # each blob crosses once
+    assert sorted(ref for _, ref in mounts) == sorted(ref for _, ref in uploads)
+    assert {r for r, _ in uploads} | {r for r, _ in mounts} == {"acme/app", "acme/mirror"}
+    assert all(len(reg.repo(r).blobs) == 5 for r in ("acme/app", "acme/mirror"))
+    assert set(actions(plan(registries, *lists)).values()) == {"no-op"}
+
+
 # --- idempotence, repair ----------------------------------------------------------------------
 
 

@@ -90,7 +90,7 @@ def test_index_annotations_are_kept_but_mplats_marker_is_not(
     registries: MemoryRegistries, reg: MemoryRegistry
 ) -> None:
     amd = push_image(reg, REPO, "amd64", "linux/amd64")
-    marker = owner_annotations(parse_repository(NAME), ["v2"])
+    marker = owner_annotations([parse_repository(NAME)], ["v2"])
     put_index(reg, "v2", [amd], annotations={"org.opencontainers.image.version": "2", **marker})
     result = run_import(registries, NAME)
     (spec,) = result.lists
@@ -107,7 +107,7 @@ def test_a_list_mplat_wrote_imports_to_its_exact_bytes(
     image = push_image(reg, REPO, None, "linux/amd64")
     platform = Platform("linux", "amd64", "v3", "5.1", ("f",))
     entry = Descriptor(image.media_type, image.digest, image.size, platform)
-    body = render_index(mt.OCI_INDEX, [entry], owner_annotations(parse_repository(NAME), ["x"]))
+    body = render_index(mt.OCI_INDEX, [entry], owner_annotations([parse_repository(NAME)], ["x"]))
     asyncio.run(reg.put_manifest(REPO, "x", body, mt.OCI_INDEX))
     result = run_import(registries, NAME)
     (spec,) = result.lists

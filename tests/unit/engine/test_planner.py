@@ -327,6 +327,78 @@ def test_docker_format_refuses_oci_children(
     assert "format docker needs Docker image manifests" in error.message
 
 
+# --- optional entries, required platforms -----------------------------------------------------
+
+
+def test_an_optional_entry_whose_source_is_missing_is_skipped_with_a_warning(
+    registries: MemoryRegistries, reg: MemoryRegistry
+) -> None:
+    amd, _ = two_images(reg)
+    late = entry(f"{NAME}:riscv64", optional=True, line=9)
+    p = plan(registries, listspec(NAME, ["v1"], f"{NAME}:amd64", late))
+    assert not p.errors
+    change = by_address(p)[f"{NAME}:v1"]
+    assert change.desired is not None
+    assert [e.digest for e in change.desired.entries] == [amd.digest]
+    assert change.warnings == (
+        f"mplat.yaml:9:9: optional entry skipped: source image {NAME}:riscv64 not found",
+    )
+    # Once the image exists, the next plan takes it in.
+    push_image(reg, REPO, "riscv64", "linux/riscv64")
+    again = by_address(plan(registries, listspec(NAME, ["v1"], f"{NAME}:amd64", late)))
+    assert again[f"{NAME}:v1"].desired is not None
+    assert len(again[f"{NAME}:v1"].desired.entries) == 2
+    assert again[f"{NAME}:v1"].warnings == ()
+
+
+def test_optional_forgives_only_a_missing_source(
+    registries: MemoryRegistries, reg: MemoryRegistry
+) -> None:
+    two_images(reg)
+    other = registries.client(OTHER)
+    push_image(other, "staging/app", "s390x", "linux/s390x")
+    other.fail("head_manifest")  # a 500: the registry failed, the source may well exist
+    flaky = entry(f"{OTHER}/staging/app:s390x", optional=True)
+    (error,) = plan(registries, listspec(NAME, ["v1"], f"{NAME}:amd64", flaky)).errors
+    assert "500" in error.message
+    # A required (not optional) missing entry is still an error.
+    (error,) = plan(registries, listspec(NAME, ["v1"], f"{NAME}:amd64", f"{NAME}:gone")).errors
+    assert f"source image {NAME}:gone not found" in error.message
+
+
+def test_every_entry_skipped_is_an_error(registries: MemoryRegistries) -> None:
+    gone = [entry(f"{NAME}:{t}", optional=True) for t in ("a", "b")]
+    (error,) = plan(registries, listspec(NAME, ["v1"], *gone)).errors
+    assert error.message == (
+        f"mplat.yaml:3:5: every entry of the list was skipped ({NAME}:a is missing; "
+        f"{NAME}:b is missing); a list needs at least one entry"
+    )
+
+
+def test_require_platforms_refuses_a_list_that_would_lack_one(
+    registries: MemoryRegistries, reg: MemoryRegistry
+) -> None:
+    two_images(reg)
+    late = entry(f"{NAME}:armv7", optional=True)
+    spec = listspec(
+        NAME,
+        ["v1"],
+        f"{NAME}:amd64",
+        f"{NAME}:arm64",
+        late,
+        require_platforms=("linux/amd64", "linux/arm64/v8", "linux/arm/v7"),
+    )
+    (error,) = plan(registries, spec).errors
+    assert error.message == (
+        "mplat.yaml:5:24: require_platforms: the list would lack linux/arm/v7 (it has "
+        f"linux/amd64, linux/arm64); skipped: {NAME}:armv7 is missing"
+    )
+    push_image(reg, REPO, "armv7", "linux/arm/v7")
+    p = plan(registries, spec)  # arm64/v8 is arm64 (containerd's normalisation)
+    assert not p.errors
+    assert actions(p) == {f"{NAME}:v1": "create"}
+
+
 # --- errors ---------------------------------------------------------------------------------
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from mplat.output.text import (
     Style,
+    TextOptions,
     blocked_message,
     human_bytes,
     interrupted_report,
@@ -19,6 +22,7 @@ from mplat.plan.model import (
     ChildCopy,
     DiffItem,
     ImageView,
+    ListView,
     Plan,
     PlanError,
 )
@@ -72,6 +76,8 @@ def test_human_bytes_rounding_never_shows_1000_of_a_unit(n: int, text: str) -> N
 def test_render_create_exact_text() -> None:
     text = render_plan(Plan((create(), no_op())))
     assert text == (
+        "Plan: 1 to create, 0 to update, 0 to delete. 1 unchanged.\n"
+        "\n"
         "mplat will perform the following actions:\n"
         "\n"
         f"  # {REPO}:latest will be created\n"
@@ -80,14 +86,14 @@ def test_render_create_exact_text() -> None:
         f"      + linux/arm64/v8                     {DB} (1.5 KB)\n"
         "      + annotation dev.mplat.managed-by = 'mplat'\n"
         "\n"
-        "Plan: 1 to create, 0 to update, 0 to delete.\n"
+        "Plan: 1 to create, 0 to update, 0 to delete. 1 unchanged.\n"
     )
 
 
 def test_render_no_changes() -> None:
-    expected = "No changes. The registry matches the configuration.\n"
-    assert render_plan(Plan(())) == expected
-    assert render_plan(Plan((no_op("a"), no_op("b")))) == expected
+    expected = "No changes. The registry matches the configuration."
+    assert render_plan(Plan(())) == expected + "\n"
+    assert render_plan(Plan((no_op("a"), no_op("b")))) == expected + " 2 unchanged.\n"
 
 
 def test_render_no_changes_with_errors() -> None:
@@ -95,7 +101,7 @@ def test_render_no_changes_with_errors() -> None:
     assert render_plan(plan) == (
         "Error: m.yaml:3:5: source not found\n"
         "\n"
-        "No changes for the lists that planned; see the errors above.\n"
+        "No changes for the lists that planned; see the errors above. 1 unchanged.\n"
     )
 
 
@@ -108,6 +114,8 @@ def test_render_update_diff_lines() -> None:
     )
     text = render_plan(Plan((update(diff),)))
     assert text == (
+        "Plan: 0 to create, 1 to update, 0 to delete.\n"
+        "\n"
         "mplat will perform the following actions:\n"
         "\n"
         f"  # {REPO}:1.0 will be updated in place\n"
@@ -153,7 +161,8 @@ def test_render_delete_and_prevent_destroy() -> None:
 
 def test_render_summary_line_counts_all_actions() -> None:
     plan = Plan((create("a"), create("b"), update(()), delete(), no_op()))
-    assert render_plan(plan).splitlines()[-1] == "Plan: 2 to create, 1 to update, 1 to delete."
+    lines = render_plan(plan).splitlines()
+    assert lines[0] == lines[-1] == "Plan: 2 to create, 1 to update, 1 to delete. 1 unchanged."
 
 
 def test_render_copy_summary_with_bytes() -> None:
@@ -199,7 +208,7 @@ def test_render_warnings_errors_and_rate_limits() -> None:
         "Rate limit: a.example: 1 left",
         "Rate limit: docker.io: 95 of 100 pulls left",
         "",
-        "Plan: 2 to create, 0 to update, 0 to delete.",
+        "Plan: 2 to create, 0 to update, 0 to delete. 2 errors.",
     ]
 
 
@@ -241,6 +250,80 @@ def test_style_mark() -> None:
         "-",
         " ",
     ]
+
+
+# --- review: sources, drift, --compact, --quiet -------------------------------------------------
+
+
+def sourced(change: Change) -> Change:
+    assert change.desired is not None
+    desired = replace(change.desired, entry_sources=(f"{SRC}:amd64", f"{SRC}:arm64"))
+    return replace(change, desired=desired)
+
+
+def test_created_entries_name_their_declared_source() -> None:
+    lines = render_plan(Plan((sourced(create()),))).splitlines()
+    assert f"      + linux/amd64                        {DA} (423 B) from {SRC}:amd64" in lines
+    assert f"      + linux/arm64/v8                     {DB} (1.5 KB) from {SRC}:arm64" in lines
+
+
+def test_a_moved_digest_names_its_source() -> None:
+    diff = (DiffItem("changed", "linux/amd64", ("digest",), DC, DA, f"{SRC}:amd64"),)
+    lines = render_plan(Plan((update(diff),))).splitlines()
+    assert f"      ~ linux/amd64: digest: {DC} -> {DA} (from {SRC}:amd64)" in lines
+
+
+def test_drift_is_labelled_as_changed_outside_mplat() -> None:
+    pushed_by_hand = ListView(mt.OCI_INDEX, DO, (), {})  # no marker naming this tag
+    text = render_plan(Plan((update((), pushed_by_hand), update(()))))
+    lines = text.splitlines()
+    assert lines[0] == "Plan: 0 to create, 2 to update, 0 to delete. 1 changed outside mplat."
+    assert (
+        lines.count(
+            f"      ! changed outside mplat: was {DO}, declared {DL}; apply puts back what the "
+            "configuration declares"
+        )
+        == 1
+    )
+
+
+def test_compact_is_one_line_per_changed_tag() -> None:
+    diff = (
+        DiffItem("changed", "linux/amd64", ("digest",), DC, DA),
+        DiffItem("changed", "linux/amd64", ("size",), 1, 2),
+        DiffItem("added", "linux/arm64/v8", (), None, DB),
+    )
+    plan = Plan((create(), update(diff), update((), ImageView(mt.DOCKER_MANIFEST, DO)), no_op()))
+    plan = Plan((*plan.changes, delete()))
+    text = render_plan(plan, options=TextOptions(compact=True))
+    short = {d: d[:19] for d in (DO, DL)}
+    assert text.splitlines() == [
+        "Plan: 1 to create, 2 to update, 1 to delete. 1 unchanged. 1 changed outside mplat.",
+        "",
+        f"+ {REPO}:latest: create {short[DL]} (2 entries)",
+        f"~ {REPO}:1.0: update {short[DO]} -> {short[DL]} (2 entries changed)",
+        f"~ {REPO}:1.0: update {short[DO]} -> {short[DL]} (the list changed; changed outside "
+        "mplat)",
+        f"- {REPO}:old: delete {short[DO]}",
+        "",
+        "Plan: 1 to create, 2 to update, 1 to delete. 1 unchanged. 1 changed outside mplat.",
+    ]
+
+
+def test_quiet_prints_only_errors_and_the_summary() -> None:
+    plan = Plan(
+        (create("a", warnings=("w",)), no_op()),
+        errors=(PlanError("m.yaml:3:5: source not found", ref(), ("x",)),),
+        rate_limits={"docker.io": "1 left"},
+    )
+    assert render_plan(plan, options=TextOptions(quiet=True)).splitlines() == [
+        "Error: m.yaml:3:5: source not found",
+        "",
+        "Plan: 1 to create, 0 to update, 0 to delete. 1 unchanged. 1 error.",
+    ]
+    assert render_plan(Plan((no_op(),)), options=TextOptions(quiet=True)) == (
+        "No changes. The registry matches the configuration. 1 unchanged.\n"
+    )
 
 
 # --- render_result -----------------------------------------------------------------------------

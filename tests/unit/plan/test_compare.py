@@ -279,14 +279,23 @@ def test_diff_changed_subject_and_artifact_type() -> None:
 
 
 def test_owner_annotations_name_every_tag_sorted() -> None:
-    assert owner_annotations(ref(), ["v2", "latest", "v2"]) == {
+    assert owner_annotations([ref()], ["v2", "latest", "v2"]) == {
         OWNER_ANNOTATION: OWNER_VALUE,
         OWNER_TAGS_ANNOTATION: f"{REPO}:latest {REPO}:v2",
     }
 
 
+def test_owner_annotations_of_one_list_in_several_repositories_name_each() -> None:
+    other = ref("ghcr.io/acme/app")
+    marker = owner_annotations([ref(), other], ["v1"])
+    assert marker[OWNER_TAGS_ANNOTATION] == f"ghcr.io/acme/app:v1 {REPO}:v1"
+    live = view(entry(), annotations=marker)
+    assert ownership(live, ref(), "v1") == ownership(live, other, "v1") == "owned"
+    assert ownership(live, ref("quay.io/acme/app"), "v1") == "no"
+
+
 def test_ownership_binds_to_the_tags_mplat_wrote() -> None:
-    live = view(entry(), annotations=owner_annotations(ref(), ["a", "b"]))
+    live = view(entry(), annotations=owner_annotations([ref()], ["a", "b"]))
     assert ownership(live, ref(), "a") == "owned"
     assert ownership(live, ref(), "b") == "owned"
     assert ownership(live, ref(), "copied") == "no"  # a peer's copy keeps the bytes
@@ -300,10 +309,10 @@ def test_ownership_binds_to_the_tags_mplat_wrote() -> None:
 
 def test_old_marker_list_is_in_sync_with_the_new_marker() -> None:
     """Upgrading mplat changes every desired digest; no list may be rewritten for that."""
-    want = desired(entry(DA), annotations={**owner_annotations(ref(), ["v1"]), "k": "v"})
+    want = desired(entry(DA), annotations={**owner_annotations([ref()], ["v1"]), "k": "v"})
     old = view(entry(DA), annotations={**OWNED, "k": "v"})
     assert compare(want, "v1", old, children_missing=False).action == "no-op"
-    other_tags = view(entry(DA), annotations={**owner_annotations(ref(), ["x"]), "k": "v"})
+    other_tags = view(entry(DA), annotations={**owner_annotations([ref()], ["x"]), "k": "v"})
     assert compare(want, "v1", other_tags, children_missing=False).action == "no-op"
     assert diff_lines(old, view(entry(DB), annotations=want.annotations)) == (
         f"~ linux/amd64: digest: {DA} -> {DB}",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -157,6 +158,33 @@ def test_a_delete_keeps_its_reason() -> None:
     doc = _doc(Plan((prune,)))
     assert doc["changes"][0]["diff"] == ["no longer declared; written by mplat (prune: true)"]
     assert decode(_raw(doc)).changes[0].diff == (reason,)
+
+
+def test_round_trip_keeps_each_entry_source_and_older_files_have_none() -> None:
+    want = replace(two_platform_desired(), entry_sources=(f"{SRC}:amd64", f"{SRC}:arm64"))
+    plan = Plan((compare(want, "latest", None, children_missing=False),))
+    doc = _doc(plan)
+    assert doc["changes"][0]["desired"]["entry_sources"] == [f"{SRC}:amd64", f"{SRC}:arm64"]
+    loaded = decode(_raw(doc))
+    assert loaded == plan
+    del doc["changes"][0]["desired"]["entry_sources"]  # as mplat wrote plan files before
+    older = decode(_raw(doc)).changes[0].desired
+    assert older is not None and older.entry_sources == ()
+
+
+@pytest.mark.parametrize(
+    ("sources", "fragment"),
+    [
+        ([f"{SRC}:amd64"], "1 sources for 2 entries"),
+        (["Not A Reference", f"{SRC}:x"], "entry_sources[0]: expected an image reference"),
+        ([1, 2], "entry_sources[0]: expected a string"),
+    ],
+)
+def test_bad_entry_sources_are_refused(sources: list[object], fragment: str) -> None:
+    want = replace(two_platform_desired(), entry_sources=(f"{SRC}:amd64", f"{SRC}:arm64"))
+    doc = _doc(Plan((compare(want, "latest", None, children_missing=False),)))
+    doc["changes"][0]["desired"]["entry_sources"] = sources
+    _decode_fails(_raw(doc), fragment)
 
 
 # --- tampering ---------------------------------------------------------------------------------

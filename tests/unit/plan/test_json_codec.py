@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from mplat.plan.json_codec import (
     FORMAT_VERSION,
@@ -11,7 +12,7 @@ from mplat.plan.json_codec import (
     dumps_plan,
     plan_to_json,
 )
-from mplat.plan.model import BlobCopy, ChildCopy, DiffItem, ImageView, Plan, PlanError
+from mplat.plan.model import BlobCopy, ChildCopy, DiffItem, ImageView, ListView, Plan, PlanError
 from mplat.plan.outcome import ApplyResult, Outcome
 from mplat.values import mediatypes as mt
 from tests.support.builders import (
@@ -47,7 +48,7 @@ def test_plan_to_json_structure() -> None:
         notices=("note one",),
         rate_limits={"docker.io": "95 of 100 pulls left"},
     )
-    doc = plan_to_json(plan)
+    doc = plan_to_json(plan, show_no_op=True)
     assert list(doc) == [
         "format_version",
         "changes",
@@ -65,13 +66,14 @@ def test_plan_to_json_structure() -> None:
     assert doc["notices"] == ["note one"]
     assert doc["rate_limits"] == {"docker.io": "95 of 100 pulls left"}
     assert [list(c) for c in doc["changes"]] == [
-        ["repository", "tag", "action", "before", "after", "diff", "copies"]
+        ["repository", "tag", "action", "drift", "before", "after", "diff", "copies"]
     ] * 4
     created, updated, deleted, unchanged = doc["changes"]
     assert created == {
         "repository": REPO,
         "tag": "latest",
         "action": "create",
+        "drift": False,
         "before": None,
         "after": {
             "kind": "list",
@@ -114,6 +116,22 @@ def test_plan_to_json_structure() -> None:
         "manifests": [],
     }
     assert unchanged["action"] == "no-op"
+    # Without --show-no-op, the unchanged tag is counted but not listed.
+    plain = plan_to_json(plan)
+    assert [c["action"] for c in plain["changes"]] == ["create", "update", "delete"]
+    assert plain["summary"] == doc["summary"]
+
+
+def test_plan_to_json_names_sources_and_drift() -> None:
+    change = create()
+    assert change.desired is not None
+    sourced = replace(
+        change, desired=replace(change.desired, entry_sources=(f"{SRC}:a", f"{SRC}:b"))
+    )
+    by_hand = update((), ListView(mt.OCI_INDEX, DO, (), {}))
+    created, drifted = plan_to_json(Plan((sourced, by_hand)))["changes"]
+    assert [m["source"] for m in created["after"]["manifests"]] == [f"{SRC}:a", f"{SRC}:b"]
+    assert (created["drift"], drifted["drift"]) == (False, True)
 
 
 def test_plan_to_json_image_before_and_stability() -> None:

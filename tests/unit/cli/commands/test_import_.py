@@ -87,7 +87,6 @@ def test_nothing_to_import_is_an_error(pool: Pool, tmp_path: Path) -> None:
     [
         ((f"{NAME}@sha256:{'a' * 64}",), "not a digest"),
         (("Bad Name",), "invalid reference"),
-        ((NAME, "--target", f"{NAME}:x"), "--target does not apply"),
     ],
 )
 def test_arguments_import_cannot_use_are_usage_errors(
@@ -95,3 +94,15 @@ def test_arguments_import_cannot_use_are_usage_errors(
 ) -> None:
     with pytest.raises(UsageError, match=message):
         import_.run(args(*argv))
+
+
+def test_import_has_no_target_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    # --target narrows a config's tags; import has no config, so it is not offered at all.
+    with pytest.raises(SystemExit) as stopped:
+        build_parser().parse_args(["import", NAME, "--target", f"{NAME}:x"])
+    assert stopped.value.code == 1
+    assert "unrecognized arguments: --target" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["import", "--help"])
+    shown_help = capsys.readouterr().out
+    assert "--insecure" in shown_help and "--target" not in shown_help

@@ -18,6 +18,23 @@ def test_the_example_config_is_valid(capsys: pytest.CaptureFixture[str]) -> None
     assert capsys.readouterr() == (f"{path}: valid (1 lists, 1 tags).\n", "")
 
 
+@pytest.mark.parametrize(
+    ("name", "counted"),
+    [("for_each.yaml", "15 lists, 30 tags"), ("two-registries.yaml", "3 lists, 6 tags")],
+)
+def test_every_other_example_is_valid(
+    name: str, counted: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = str(ROOT / "examples" / name)
+    assert validate.run(argparse.Namespace(file=path)) == 0
+    assert capsys.readouterr().out == f"{path}: valid ({counted}).\n"
+
+
+def test_the_examples_are_all_tested() -> None:
+    tested = {"manifests.yaml", "for_each.yaml", "two-registries.yaml"}
+    assert {p.name for p in (ROOT / "examples").glob("*.yaml")} == tested
+
+
 def test_lists_and_tags_are_counted(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "m.yaml"
     path.write_text(
