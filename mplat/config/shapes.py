@@ -47,6 +47,9 @@ _STRING_KEYWORDS = frozenset(
     {"type", "minLength", "maxLength", "pattern", "format", "enum", "const"}
 )
 """Keywords whose verdict on a string depends on that string alone."""
+_STRING_ROUTED = _STRING_KEYWORDS | {"allOf", "anyOf", "oneOf"}
+"""Those, and the ones whose schemas are followed (under a condition, unless the string's
+type leaves one schema only)."""
 _CONTAINER_KEYWORDS = frozenset(
     {
         "type",
@@ -87,21 +90,35 @@ class _Doubt(Exception):
 class _Position:
     """One place in a list item (list indexes alike), with the schemas that apply there.
 
-    ``fixed``: a mapping or list here is part of the shape, whole. ``check``: the free-string
-    check of a string here, or None when a string here is part of the shape.
+    Which schemas apply depends on the kind of value found here (an ``anyOf`` of a string
+    and a list schema is the string schema for a string), so there are routes for each kind.
+    ``fixed``/``fixed_list``: a mapping/list here is part of the shape, whole. ``check``: the
+    free-string check of a string here, or None when a string here is part of the shape.
     """
 
-    __slots__ = ("_item", "_keywords", "check", "children", "fixed", "passed", "routes")
+    __slots__ = (
+        "_item",
+        "_keywords",
+        "check",
+        "children",
+        "fixed",
+        "fixed_list",
+        "list_routes",
+        "passed",
+        "routes",
+    )
 
     def __init__(self, routes: list[_Route], keywords: Mapping[str, _Keyword]) -> None:
-        self.routes = _in_place(routes)
+        self.routes = _in_place(routes, "object", keywords)  # for a mapping here
+        self.list_routes = _in_place(routes, "array", keywords)
         self._keywords = keywords
         self.children: dict[str, _Position] = {}
         self._item: _Position | None = None
-        self.fixed = not all(
-            _only(schema, _CONTAINER_KEYWORDS, keywords) for schema, _ in self.routes
+        self.fixed = not all(_only(s, _CONTAINER_KEYWORDS, keywords) for s, _ in self.routes)
+        self.fixed_list = not all(
+            _only(s, _CONTAINER_KEYWORDS, keywords) for s, _ in self.list_routes
         )
-        self.check = _string_check(self.routes, keywords)
+        self.check = _string_check(_in_place(routes, "string", keywords), keywords)
         self.passed: set[str] = set()
 
     def child(self, key: str) -> _Position:
@@ -117,7 +134,7 @@ class _Position:
         if self._item is None:
             routes = [
                 (schema["items"], conditional)
-                for schema, conditional in self.routes
+                for schema, conditional in self.list_routes
                 if isinstance(schema, Mapping) and "items" in schema
             ]
             self._item = _Position(routes, self._keywords)
@@ -159,8 +176,11 @@ def _item_position(validator: Validator) -> _Position:
     keywords = cast("Mapping[str, _Keyword]", validator.VALIDATORS)
     root = _Position([(validator.schema, False)], keywords)
     lists = root.child("lists")
-    for position, allowed in ((root, _CONTAINER_KEYWORDS), (lists, _LISTS_KEYWORDS)):
-        for schema, conditional in position.routes:
+    for routes, allowed in (
+        (root.routes, _CONTAINER_KEYWORDS),
+        (lists.list_routes, _LISTS_KEYWORDS),
+    ):
+        for schema, conditional in routes:
             if conditional or not _only(schema, allowed, keywords):
                 raise _Doubt
     return lists.item()
@@ -189,7 +209,7 @@ def _shape(value: object, at: _Position, validator: Validator) -> object | None:
             out.append(shape)
         return tuple(out)
     if isinstance(value, list):
-        if at.fixed:
+        if at.fixed_list:
             return _frozen(value)
         position = at.item()
         out = [_LIST]
@@ -228,8 +248,13 @@ def _frozen(value: object) -> object:
     raise _Doubt
 
 
-def _in_place(routes: list[_Route]) -> list[_Route]:
-    """``routes`` and the schemas they apply at the same position (allOf, anyOf, oneOf, if)."""
+def _in_place(routes: list[_Route], kind: str, keywords: Mapping[str, _Keyword]) -> list[_Route]:
+    """``routes`` and the schemas they apply at the same position to a value of JSON ``kind``.
+
+    Those of ``allOf`` apply as their parent does, those of ``if`` only under a condition,
+    and so do those of ``anyOf`` and ``oneOf``, unless every branch but one refuses ``kind``
+    by its ``type``: then the one left decides alone (``repository``: a string or a list).
+    """
     out: list[_Route] = []
     pending = list(routes)
     while pending:
@@ -238,13 +263,35 @@ def _in_place(routes: list[_Route]) -> list[_Route]:
         if not isinstance(schema, Mapping):
             continue
         for keyword in ("allOf", "anyOf", "oneOf"):
-            subs = schema.get(keyword, [])
+            subs = schema.get(keyword)
+            if subs is None:
+                continue
             if not isinstance(subs, list):
                 raise _Doubt
-            pending.extend((sub, conditional or keyword != "allOf") for sub in subs)
+            if keyword == "allOf":
+                pending.extend((sub, conditional) for sub in subs)
+                continue
+            viable = [sub for sub in subs if not _refuses(sub, kind, keywords)]
+            if len(viable) == 1:
+                pending.append((viable[0], conditional))
+            else:  # (none at all: one that always fails, so the value is in the shape)
+                pending.extend((sub, True) for sub in subs or [False])
         if "if" in schema:
             pending.extend((schema[k], True) for k in ("if", "then", "else") if k in schema)
     return out
+
+
+def _refuses(schema: Schema, kind: str, keywords: Mapping[str, _Keyword]) -> bool:
+    """``schema`` fails every value of JSON ``kind`` (its ``type`` leaves it out, or False).
+
+    A type checker answers by a value's JSON type, so a str is a "string" and nothing else.
+    """
+    if isinstance(schema, bool):
+        return not schema
+    types = schema.get("type") if "type" in keywords else None
+    if isinstance(types, str):
+        return types != kind
+    return isinstance(types, list) and kind not in types
 
 
 def _child_routes(routes: list[_Route], key: str) -> list[_Route]:
@@ -279,7 +326,7 @@ def _string_check(routes: list[_Route], keywords: Mapping[str, _Keyword]) -> _St
     """How to check a free string at a position reached by ``routes``; None: not free there."""
     checks: list[tuple[str, object, Mapping[str, Any]]] = []
     for schema, conditional in routes:
-        if conditional or not _only(schema, _STRING_KEYWORDS | {"allOf"}, keywords):
+        if conditional or not _only(schema, _STRING_ROUTED, keywords):
             return None
         if isinstance(schema, Mapping):
             checks.extend(

@@ -214,9 +214,25 @@ ODD_VALUES: list[object] = [
     {},
     {"os": "linux"},
     {"os": "linux", "architecture": "arm64"},
+    ["r.io/a/b", ""],
+    [{"name": "r.io/a/b"}, {"name": "r.io/a/c", "format": "docker"}],
+    [{"name": "r.io/a/b", "format": "dockr"}],
+    [{"name": ""}],
+    ["linux/amd64", "linux"],
+    [{"os": "linux"}],
 ]
-KEYS = ["repository", "tags", "format", "state", "prune", "manifests", "annotations", "bogus"]
-ENTRY_KEYS = ["image", "platform", "platforms", "attestations", "bogus"]
+KEYS = [
+    "repository",
+    "tags",
+    "format",
+    "state",
+    "prune",
+    "manifests",
+    "annotations",
+    "require_platforms",
+    "bogus",
+]
+ENTRY_KEYS = ["image", "platform", "platforms", "attestations", "optional", "bogus"]
 
 
 def _item(index: int) -> dict[str, object]:
@@ -330,6 +346,57 @@ STRING = {"type": "object", "properties": {"name": {"type": "string", "minLength
             (True, True),
         ),
         (
+            "anyOf by type: a string is the string branch's",
+            {
+                "properties": {
+                    "n": {"anyOf": [{"type": "string", "maxLength": 2}, {"type": "array"}]}
+                }
+            },
+            [{"n": "a1"}, {"n": "b1"}, {"n": "c12"}],
+            (False, False),
+        ),
+        (
+            "anyOf by type, all fine",
+            {
+                "properties": {
+                    "n": {"anyOf": [{"type": "string", "maxLength": 2}, {"type": "array"}]}
+                }
+            },
+            [{"n": "a1"}, {"n": "b1"}, {"n": ["c12"]}],
+            (True, True),
+        ),
+        (
+            "oneOf by type: a list is the list branch's",
+            {
+                "properties": {
+                    "n": {
+                        "oneOf": [
+                            {"type": "string"},
+                            {"type": "array", "items": {"type": "string", "maxLength": 2}},
+                        ]
+                    }
+                }
+            },
+            [{"n": ["a1"]}, {"n": ["b1", "c12"]}],
+            (False, False),
+        ),
+        (
+            "anyOf by type where two branches take strings",
+            {
+                "properties": {
+                    "n": {"anyOf": [{"maxLength": 1}, {"type": "string", "pattern": "^a"}]}
+                }
+            },
+            [{"n": "a"}, {"n": "ab"}, {"n": "bc"}],
+            (False, False),
+        ),
+        (
+            "an empty anyOf",
+            {"properties": {"n": {"anyOf": []}}},
+            [{"n": "a"}, {"n": "b"}],
+            (False, False),
+        ),
+        (
             "if/then reads a string",
             {
                 "if": {"properties": {"k": {"const": "x"}}},
@@ -403,12 +470,31 @@ def test_shapes_follow_the_schema(
 
 
 @pytest.mark.parametrize(
+    "schema",
+    [
+        STRING,
+        {"properties": {"name": {"allOf": [{"minLength": 1}, {"maxLength": 9}]}}},
+        {"properties": {"name": {"enum": ["ab", "cd", "ef"]}}},
+        {"properties": {"name": {"anyOf": [{"type": "string"}, {"type": "array"}]}}},
+        {"properties": {"name": {"anyOf": [{"type": ["string", "null"]}, {"type": "object"}]}}},
+        {"properties": {"name": {"oneOf": [{"type": "integer"}, {"pattern": "^[a-f]"}]}}},
+    ],
+)
+def test_items_that_differ_in_free_strings_only_are_validated_once(schema: dict[str, Any]) -> None:
+    validator = _Counting(make_validator(_schema(schema)))
+    data: dict[str, object] = {"lists": [{"name": "ab"}, {"name": "cd"}, {"name": "ef"}]}
+    assert valid_by_shapes(Document(data, Origins("t.yaml", {})), cast(Validator, validator))
+    (checked,) = validator.seen
+    assert checked["lists"] == [{"name": "ab"}]
+
+
+@pytest.mark.parametrize(
     ("lists", "root"),
     [
         ({"maxItems": 2}, {}),
         ({"uniqueItems": True}, {}),
         ({}, {"if": {"required": ["x"]}, "then": {"required": ["y"]}}),
-        ({}, {"anyOf": [{"required": ["lists"]}]}),
+        ({}, {"anyOf": [{"required": ["lists"]}, {"required": ["x"]}]}),
         ({}, {"not": {"required": ["x"]}}),
     ],
 )
