@@ -261,7 +261,7 @@ class _Builder(RegistryRules):
                 )
                 ok = False
         own = target.format_path == (*path, "format")
-        source = "" if own else f", from {render_path(target.format_path)}"
+        source = "" if own or fmt != "docker" else f", from {render_path(target.format_path)}"
         if fmt == "docker" and item.get("annotations"):
             self._problem(
                 (*path, "annotations"),
