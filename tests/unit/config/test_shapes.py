@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any, cast
 
 import pytest
@@ -288,12 +288,12 @@ def _schema(item: dict[str, Any], lists: dict[str, Any] | None = None) -> dict[s
     }
 
 
-def _verdicts(schema: dict[str, Any], items: list[object]) -> tuple[bool, bool]:
+def _verdicts(schema: dict[str, Any], items: Sequence[object]) -> tuple[bool, bool]:
     """(valid by shapes, valid by jsonschema on the whole document)."""
     validator = make_validator(schema)
     data: dict[str, object] = {"lists": json.loads(json.dumps(items))}
     document = Document(data, Origins("t.yaml", {}))
-    whole = next(iter(validator.iter_errors(data)), None) is None
+    whole = next(iter(validator.iter_errors(cast(Any, data))), None) is None
     return valid_by_shapes(document, validator), whole
 
 
