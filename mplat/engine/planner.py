@@ -19,8 +19,10 @@ from typing import Literal
 
 from mplat.config.model import EntrySpec, ListSpec
 from mplat.engine.concurrency import run_bounded
-from mplat.engine.sources import Child, SourceError, SourceResolver
+from mplat.engine.lock import lock_notices
+from mplat.engine.sources import Child, SourceError, SourceResolver, is_missing
 from mplat.plan.compare import compare, owner_annotations, ownership
+from mplat.plan.lock import Lock
 from mplat.plan.model import (
     BlobCopy,
     Change,
@@ -35,7 +37,7 @@ from mplat.plan.model import (
     PlanError,
 )
 from mplat.registry.api import ManifestInfo, Registries, Registry
-from mplat.registry.errors import NotFoundError, RegistryError
+from mplat.registry.errors import RegistryError
 from mplat.values import mediatypes as mt
 from mplat.values.digest import sha256_digest
 from mplat.values.manifest import ImageManifest, Index, render_index
@@ -71,13 +73,17 @@ class PlanOptions:
     # Lists planned at once. Requests are bounded per registry anyway; this bounds memory:
     # 10,000 lists must not become 10,000 suspended coroutines holding their partial state.
     lists_in_flight: int = 64
+    lock: Lock | None = None  # sources resolve to these pins (None: follow the tags)
 
 
 async def build_plan(
     lists: Collection[ListSpec], registries: Registries, options: PlanOptions | None = None
 ) -> Plan:
     options = options or PlanOptions()
-    resolver = SourceResolver(registries)
+    resolver = SourceResolver(registries, options.lock)
+    if options.lock is not None:
+        for note in lock_notices(lists, options.lock):
+            registries.notices.add(note)
     declared: dict[str, set[str]] = {}
     for spec in lists:
         declared.setdefault(spec.repository.name, set()).update(spec.tags)
@@ -257,11 +263,12 @@ async def render_desired(
         try:
             resolved = await resolver.resolve(entry)
         except SourceError as exc:
-            if entry.optional and exc.missing:
-                return _skipped(entry, str(exc), skipped)
+            if entry.optional and (exc.missing or exc.unlocked):
+                why = "is not in the lock" if exc.unlocked else "is missing"
+                return _skipped(entry, str(exc), skipped, why)
             raise SourceError(str(exc), exc.location or entry.location) from None
         except RegistryError as exc:
-            if entry.optional and _is_missing(exc):
+            if entry.optional and is_missing(exc):
                 return _skipped(entry, str(exc), skipped)
             raise SourceError(f"source {entry.image}: {exc}", entry.location, str(exc)) from None
         return list(resolved.children), resolved.warnings, resolved.resolved_digest
@@ -327,16 +334,11 @@ async def render_desired(
 
 
 def _skipped(
-    entry: EntrySpec, reason: str, skipped: list[str]
+    entry: EntrySpec, reason: str, skipped: list[str], why: str = "is missing"
 ) -> tuple[list[Child], tuple[str, ...], None]:
-    """An optional entry whose source is missing: no children, and a warning saying why."""
-    skipped.append(f"{entry.image} is missing")
+    """An optional entry whose source is missing (or unlocked): no children, and a warning."""
+    skipped.append(f"{entry.image} {why}")
     return [], (f"{entry.location}: optional entry skipped: {reason}",), None
-
-
-def _is_missing(exc: RegistryError) -> bool:
-    """The registry says the source does not exist (not: refused, failed, or unreachable)."""
-    return isinstance(exc, NotFoundError) or exc.has_code("MANIFEST_UNKNOWN", "NAME_UNKNOWN")
 
 
 def _check_required(spec: ListSpec, children: list[Child], skipped: list[str]) -> None:
