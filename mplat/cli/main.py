@@ -1,4 +1,4 @@
-"""Command line: ``mplat validate | plan | apply | show | import``.
+"""Command line: ``mplat validate | plan | apply | show | import | lock``.
 
 ``main`` parses, runs one module of ``mplat.cli.commands`` and turns every expected failure
 (any ``MplatError``, or an unreadable file) into readable ``Error: ...`` lines and exit 1;
@@ -71,6 +71,10 @@ def command(name: str) -> Command:
         from mplat.cli.commands import import_
 
         return import_.run
+    if name == "lock":
+        from mplat.cli.commands import lock
+
+        return lock.run
     raise AssertionError(f"the parser accepted an unknown command {name!r}")
 
 

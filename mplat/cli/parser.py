@@ -133,6 +133,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="list unchanged tags in --json too (they are only counted by default)",
     )
 
+    lockfile = _Parser(add_help=False)  # lock, plan and apply (see cli/locking.py)
+    lockfile.add_argument(
+        "--lock",
+        dest="lock_file",
+        metavar="FILE",
+        help="the lock file (default: beside the first -f: NAME.yaml has NAME.lock, a"
+        " directory DIR has DIR/manifests.lock)",
+    )
+    lockfile.add_argument(
+        "--update-lock",
+        action="store_true",
+        help="pin every source again to the digest its tag holds now, and write the lock",
+    )
+    unlocked = _Parser(add_help=False)  # plan and apply
+    unlocked.add_argument(
+        "--no-lock", action="store_true", help="ignore the lock file: follow the source tags"
+    )
+
     parser = _Parser(
         prog="mplat",
         description="Declare multi-platform tags in YAML; plan and apply them against registries.",
@@ -145,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p = sub.add_parser(
         "plan",
-        parents=[common, net, targeted, view],
+        parents=[common, net, targeted, view, lockfile, unlocked],
         help="show what apply would change in the registries",
     )
     p.add_argument("--json", action="store_true", help="print the plan as JSON (format_version 1)")
@@ -156,7 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", metavar="FILE", help="save the plan for a later `mplat apply FILE`")
     a = sub.add_parser(
-        "apply", parents=[common, net, targeted, view], help="make the registries match"
+        "apply",
+        parents=[common, net, targeted, view, lockfile, unlocked],
+        help="make the registries match",
     )
     a.add_argument(
         "plan_file", nargs="?", metavar="PLAN", help="apply a saved plan exactly (no prompt)"
@@ -200,5 +220,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     i.add_argument(
         "-v", "--debug", action="store_true", help="show HTTP exchanges (credentials redacted)"
+    )
+    sub.add_parser(
+        "lock",
+        parents=[common, net, lockfile],
+        help="pin every source tag of the configuration in its lock file",
     )
     return parser

@@ -11,7 +11,7 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from mplat.cli import interrupt, prompt, wiring
+from mplat.cli import interrupt, locking, prompt, wiring
 from mplat.cli.commands.plan import make_plan
 from mplat.cli.errors import EXIT_ERROR, EXIT_OK, UsageError
 from mplat.cli.printing import check_view, print_plan, style
@@ -40,6 +40,7 @@ async def _apply(args: argparse.Namespace) -> int:
             raise UsageError("--target applies to plans being made, not to a saved plan")
         if args.allow_partial:
             raise UsageError("--allow-partial: a saved plan never has errors, so it has no use")
+        locking.refuse_for_saved_plan(args)
         plan = load_plan(args.plan_file)
         config = _try_load_for_settings(args)
     else:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from mplat.cli import wiring
+from mplat.cli import locking, wiring
 from mplat.cli.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, UsageError
 from mplat.cli.printing import check_view, print_plan
 from mplat.cli.variables import load
@@ -62,7 +62,8 @@ async def make_plan(args: argparse.Namespace, config: Config, pool: Registries) 
         problems = unmatched_targets(config.lists, targets)
         if problems:
             raise UsageError("\n".join(problems))
-    return await build_plan(config.lists, pool, PlanOptions(targets=targets))
+    lock = await locking.lock_for_plan(args, config, pool)
+    return await build_plan(config.lists, pool, PlanOptions(targets=targets, lock=lock))
 
 
 def _targets(values: list[str]) -> set[Target] | None:

@@ -32,7 +32,7 @@ def test_help_goes_to_stdout_and_exits_0(
 
 def test_top_level_help_names_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     _, out, _ = exits(capsys, "--help")
-    for command in ("validate", "plan", "apply", "import"):
+    for command in ("validate", "plan", "apply", "import", "lock"):
         assert command in out
 
 
@@ -48,6 +48,8 @@ def test_top_level_help_names_every_command(capsys: pytest.CaptureFixture[str]) 
         (("plan", "--timeout", "nan"), "expected a number of seconds > 0, got 'nan'"),
         (("apply", "--timeout", "-1"), "expected a number of seconds > 0, got '-1'"),
         (("apply", "--timeout", "soon"), "expected a number of seconds, got 'soon'"),
+        (("lock", "--no-lock"), "unrecognized arguments: --no-lock"),
+        (("lock", "--target", "a:1"), "unrecognized arguments: --target"),
     ],
 )
 def test_usage_errors_exit_1_with_usage_and_one_error_line(
@@ -80,3 +82,13 @@ def test_defaults() -> None:
 def test_file_is_repeatable_in_order() -> None:
     args = build_parser().parse_args(["plan", "-f", "b.yaml", "--file", "conf.d", "-f", "a.yml"])
     assert config_paths(args) == ["b.yaml", "conf.d", "a.yml"]
+
+
+def test_lock_flags() -> None:
+    for command in ("plan", "apply", "lock"):
+        args = build_parser().parse_args([command])
+        assert (args.lock_file, args.update_lock) == (None, False)
+        args = build_parser().parse_args([command, "--lock", "x.lock", "--update-lock"])
+        assert (args.lock_file, args.update_lock) == ("x.lock", True)
+    for command in ("plan", "apply"):
+        assert build_parser().parse_args([command, "--no-lock"]).no_lock is True

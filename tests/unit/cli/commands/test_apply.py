@@ -76,6 +76,11 @@ def test_otherwise_the_prompt_decides(monkeypatch: pytest.MonkeyPatch, answer: b
             {"allow_partial": True},
             "--allow-partial: a saved plan never has errors, so it has no use",
         ),
+        (
+            {"update_lock": True},
+            "--update-lock: a saved plan's sources were resolved when it was made; the lock "
+            "applies to plans being made",
+        ),
     ],
 )
 def test_a_saved_plan_refuses_flags_for_making_plans(
