@@ -201,7 +201,7 @@ def _pin(ref: str, value: object) -> Pin:
         validate_digest(digest)
     except ReferenceError as exc:
         raise ValueError(f"digest: {exc}") from None
-    if media_type not in mt.MANIFEST_TYPES:
+    if not isinstance(media_type, str) or media_type not in mt.MANIFEST_TYPES:
         raise ValueError(
             f"mediaType: expected an image manifest or index media type, got {brief(media_type)}"
         )

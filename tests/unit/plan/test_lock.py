@@ -137,6 +137,7 @@ def test_a_duplicate_source_names_the_line_of_the_second() -> None:
         (AMD64, pin_json(digest=DA.upper()), "digest: "),
         (AMD64, {**pin_json(), "digest": 5}, "digest: expected a string, got 5"),  # type: ignore[dict-item]
         (AMD64, pin_json(media_type=mt.DOCKER_CONFIG), "mediaType: expected an image manifest"),
+        (AMD64, {**pin_json(), "mediaType": ["x"]}, "mediaType: expected an image manifest"),  # type: ignore[dict-item]
         (AMD64, pin_json(size=True), "size: expected a whole number from 1 to 4194304"),
         (AMD64, pin_json(size=0), "size: expected a whole number"),
         (AMD64, pin_json(size=4 * 1024 * 1024 + 1), "size: expected a whole number"),
