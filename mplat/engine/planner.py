@@ -4,6 +4,7 @@ The registry is the state: for every declared tag the planner asks the registry 
 there (one HEAD), resolves the sources (one HEAD per source tag; content by digest comes
 from the cache), renders the desired list locally and compares. Bodies are read only when
 the digests differ. All reads for all lists run concurrently, bounded per registry.
+A listener, when given, hears ``PlanStarted`` and then ``ListPlanned`` as each list is done.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from mplat.engine.concurrency import run_bounded
 from mplat.engine.lock import lock_notices
 from mplat.engine.sources import Child, SourceError, SourceResolver, is_missing
 from mplat.plan.compare import compare, owner_annotations, ownership
+from mplat.plan.events import Listener, ListPlanned, PlanStarted, ignore
 from mplat.plan.lock import Lock
 from mplat.plan.model import (
     BlobCopy,
@@ -76,8 +78,14 @@ class PlanOptions:
     lock: Lock | None = None  # sources resolve to these pins (None: follow the tags)
 
 
+_Job = Callable[[], Awaitable[tuple[list[Change], list[PlanError]]]]
+
+
 async def build_plan(
-    lists: Collection[ListSpec], registries: Registries, options: PlanOptions | None = None
+    lists: Collection[ListSpec],
+    registries: Registries,
+    options: PlanOptions | None = None,
+    events: Listener = ignore,
 ) -> Plan:
     options = options or PlanOptions()
     resolver = SourceResolver(registries, options.lock)
@@ -88,14 +96,15 @@ async def build_plan(
     for spec in lists:
         declared.setdefault(spec.repository.name, set()).update(spec.tags)
     prunes = {spec.repository.name: spec for spec in lists if spec.prune}
-    jobs: list[Callable[[], Awaitable[tuple[list[Change], list[PlanError]]]]] = [
+    jobs: list[_Job] = [
         functools.partial(_plan_list, spec, registries, resolver, options) for spec in lists
     ]
     jobs += [
         functools.partial(_plan_prune, spec, declared[name], registries, options)
         for name, spec in prunes.items()
     ]
-    results = await run_bounded(jobs, options.lists_in_flight)
+    events(PlanStarted(len(jobs)))
+    results = await run_bounded([_reported(j, events) for j in jobs], options.lists_in_flight)
     changes: list[Change] = []
     errors: list[PlanError] = []
     for ch, err in results:
@@ -108,6 +117,17 @@ async def build_plan(
         rate_limits=dict(registries.notices.rate_limits),
         requests=dict(registries.notices.requests),
     )
+
+
+def _reported(job: _Job, events: Listener) -> _Job:
+    """``job``, telling ``events`` what it planned as soon as it is done."""
+
+    async def run() -> tuple[list[Change], list[PlanError]]:
+        changes, errors = await job()
+        events(ListPlanned(tuple(changes), tuple(errors)))
+        return changes, errors
+
+    return run
 
 
 def unmatched_targets(lists: Collection[ListSpec], targets: Collection[Target]) -> list[str]:

@@ -8,10 +8,12 @@ import json
 import pytest
 
 from mplat.config.model import ListSpec
-from mplat.engine.planner import Target, unmatched_targets
+from mplat.engine.planner import Target, build_plan, unmatched_targets
+from mplat.plan.events import Event, ListPlanned, PlanStarted
 from mplat.plan.lock import Lock, Pin
-from mplat.plan.model import OWNER_ANNOTATION, ImageView, ListView
+from mplat.plan.model import OWNER_ANNOTATION, ImageView, ListView, Plan
 from mplat.plan.wording import diff_text
+from mplat.registry.api import ManifestInfo
 from mplat.values import mediatypes as mt
 from mplat.values.manifest import Descriptor, render_index
 from mplat.values.reference import parse_reference, parse_repository
@@ -585,3 +587,62 @@ def test_the_plan_notes_the_lock_and_its_unused_pins(
         "sources pinned by m.lock (3 pins)",
         f"m.lock: 1 pin that no entry uses: {NAME}:old (`mplat lock` drops them)",
     )
+
+
+# --- events ----------------------------------------------------------------------------------
+
+
+def test_each_list_is_reported_as_soon_as_it_is_planned(
+    registries: MemoryRegistries, reg: MemoryRegistry
+) -> None:
+    """The fast list's event comes while the slow list still waits: not all at the end."""
+    two_images(reg, "acme/fast")
+    two_images(reg, "acme/slow")
+    lists = [present(["1"], "acme/slow"), present(["1", "2"], "acme/fast")]
+    heard: list[Event] = []
+
+    async def run() -> Plan:
+        gate = asyncio.Event()
+        head = reg.head_manifest
+
+        async def held(repository: str, ref: str) -> ManifestInfo | None:
+            if repository == "acme/slow" and not ref.startswith("sha256:"):
+                await gate.wait()  # released only by the fast list's event
+            return await head(repository, ref)
+
+        def listen(event: Event) -> None:
+            heard.append(event)
+            if isinstance(event, ListPlanned):
+                gate.set()
+
+        reg.head_manifest = held  # type: ignore[method-assign]
+        return await asyncio.wait_for(build_plan(lists, registries, events=listen), 5)
+
+    p = asyncio.run(run())
+    assert heard[0] == PlanStarted(2)
+    assert all(isinstance(e, ListPlanned) for e in heard[1:]) and len(heard) == 3
+    first, second = heard[1:]
+    assert isinstance(first, ListPlanned) and isinstance(second, ListPlanned)
+    assert [c.address for c in first.changes] == [f"{HOST}/acme/fast:1", f"{HOST}/acme/fast:2"]
+    assert [c.address for c in second.changes] == [f"{HOST}/acme/slow:1"]
+    assert p.changes[0].address == f"{HOST}/acme/slow:1"  # the plan keeps its order
+
+
+def test_a_list_that_fails_to_plan_is_reported_with_its_error(
+    registries: MemoryRegistries, reg: MemoryRegistry
+) -> None:
+    heard: list[Event] = []
+    missing = listspec(NAME, ["x"], f"{NAME}:nope")
+    p = asyncio.run(build_plan([missing], registries, events=heard.append))
+    assert heard == [PlanStarted(1), ListPlanned((), p.errors)]
+    assert len(p.errors) == 1
+
+
+def test_a_prune_scan_counts_as_one_more_list(
+    registries: MemoryRegistries, reg: MemoryRegistry
+) -> None:
+    two_images(reg)
+    heard: list[Event] = []
+    asyncio.run(build_plan([present(["1"], prune=True)], registries, events=heard.append))
+    assert heard[0] == PlanStarted(2)
+    assert sum(isinstance(e, ListPlanned) for e in heard) == 2
