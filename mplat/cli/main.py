@@ -13,9 +13,8 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from mplat.cli.errors import EXIT_ERROR
+from mplat.cli.errors import EXIT_ERROR, error_message
 from mplat.cli.parser import build_parser
-from mplat.values.errors import MplatError
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -76,15 +75,6 @@ def command(name: str) -> Command:
 
         return lock.run
     raise AssertionError(f"the parser accepted an unknown command {name!r}")
-
-
-def error_message(exc: Exception) -> str | None:
-    """What to print after ``Error:`` for an expected failure; None for a bug."""
-    if isinstance(exc, MplatError):
-        return str(exc)  # each error words itself (ConfigError's several problems included)
-    if isinstance(exc, OSError):
-        return f"{exc.filename or ''}: {exc.strerror}" if exc.strerror else str(exc)
-    return None
 
 
 class _StderrHandler(logging.Handler):

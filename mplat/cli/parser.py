@@ -47,6 +47,22 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
+def _events_flags(p: argparse.ArgumentParser, machine: argparse._MutuallyExclusiveGroup) -> None:
+    """plan and apply: the JSON-lines stream (not with --json) and the progress bar switch."""
+    machine.add_argument(
+        "--json-stream",
+        action="store_true",
+        help="print one JSON event per line on stdout as it happens (planned_change,"
+        " apply_start, apply_complete, errored, summary); human text on stderr",
+    )
+    p.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no live progress bar on stderr (shown only on a terminal; also off with"
+        " NO_COLOR or TERM=dumb; FORCE_COLOR shows it off a terminal)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser of ``mplat``; ``args.command`` names the module in ``mplat.cli.commands``."""
     common = _Parser(add_help=False)
@@ -166,7 +182,11 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common, net, targeted, view, lockfile, unlocked],
         help="show what apply would change in the registries",
     )
-    p.add_argument("--json", action="store_true", help="print the plan as JSON (format_version 1)")
+    machine = p.add_mutually_exclusive_group()
+    machine.add_argument(
+        "--json", action="store_true", help="print the plan as JSON (format_version 1)"
+    )
+    _events_flags(p, machine)
     p.add_argument(
         "--detailed-exitcode",
         action="store_true",
@@ -187,11 +207,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="apply the lists that planned even though others failed (still exits 1)",
     )
-    a.add_argument(
+    machine = a.add_mutually_exclusive_group()
+    machine.add_argument(
         "--json",
         action="store_true",
         help="print one JSON document (plan and outcomes) on stdout; human text on stderr",
     )
+    _events_flags(a, machine)
     show = sub.add_parser(
         "show", parents=[view], help="print a saved plan (no network): text, JSON or Markdown"
     )

@@ -28,8 +28,8 @@ def imported_modules(*args: str) -> set[str]:
 @pytest.mark.parametrize(
     ("args", "absent"),
     [
-        (("--version",), {"asyncio", "httpx", "deepdiff", "jsonschema", "ruamel.yaml"}),
-        (("validate", "-f", "examples/manifests.yaml"), {"asyncio", "httpx", "deepdiff"}),
+        (("--version",), {"asyncio", "httpx", "deepdiff", "jsonschema", "ruamel.yaml", "rich"}),
+        (("validate", "-f", "examples/manifests.yaml"), {"asyncio", "httpx", "deepdiff", "rich"}),
     ],
 )
 def test_light_commands_import_only_what_they_use(args: tuple[str, ...], absent: set[str]) -> None:

@@ -92,3 +92,20 @@ def test_lock_flags() -> None:
         assert (args.lock_file, args.update_lock) == ("x.lock", True)
     for command in ("plan", "apply"):
         assert build_parser().parse_args([command, "--no-lock"]).no_lock is True
+
+
+@pytest.mark.parametrize("command", ["plan", "apply"])
+def test_json_stream_and_no_progress_on_plan_and_apply(command: str) -> None:
+    off = build_parser().parse_args([command])
+    assert (off.json, off.json_stream, off.no_progress) == (False, False, False)
+    on = build_parser().parse_args([command, "--json-stream", "--no-progress"])
+    assert (on.json, on.json_stream, on.no_progress) == (False, True, True)
+
+
+@pytest.mark.parametrize("command", ["plan", "apply"])
+def test_json_and_json_stream_exclude_each_other(
+    capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    code, out, err = exits(capsys, command, "--json", "--json-stream")
+    assert (code, out) == (1, "")
+    assert "argument --json-stream: not allowed with argument --json" in err
