@@ -104,7 +104,8 @@ class Bar:
 
         self.stop()
         self._phase, self._total, self._done, self._failed = phase, total, 0, 0
-        console = Console(file=self.stream, force_terminal=True, highlight=False)
+        # soft_wrap: lines printed above the bar keep their length (a digest stays whole).
+        console = Console(file=self.stream, force_terminal=True, highlight=False, soft_wrap=True)
         self._progress = Progress(
             BarColumn(),
             TextColumn("{task.description}"),

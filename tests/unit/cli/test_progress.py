@@ -102,11 +102,12 @@ def test_lines_printed_to_stderr_meanwhile_go_above_the_bar() -> None:
     bar = Bar(stream)
     real = sys.stderr
     bar.start_apply(1)
+    line = "  r/a:1: created sha256:" + "a" * 64  # longer than the 80 columns of this stream
     try:
-        print("  r/a:1: created sha256:abc", file=sys.stderr)
+        print(line, file=sys.stderr)
     finally:
         bar.stop()
     assert sys.stderr is real  # put back when the bar goes
     drawn = stream.getvalue()
-    assert "  r/a:1: created sha256:abc\n" in drawn
-    assert drawn.index("created sha256:abc") < drawn.rindex("Applying: 0 written")
+    assert line + "\n" in drawn  # whole: not wrapped into two lines
+    assert drawn.index(line) < drawn.rindex("Applying: 0 written")
