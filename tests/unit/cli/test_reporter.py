@@ -175,3 +175,22 @@ def test_the_flags_and_the_environment_choose(environ: pytest.MonkeyPatch) -> No
     assert isinstance(Reporter.of(args()).bar, Bar)
     assert Reporter.of(args(no_progress=True)).bar is None
     assert not Reporter.of(argparse.Namespace()).stream  # a command without these flags
+
+
+def test_each_line_is_flushed_as_it_is_written(
+    monkeypatch: pytest.MonkeyPatch, streaming: Reporter
+) -> None:
+    """A pipe's reader sees each event then, not when a buffer fills or mplat exits."""
+    calls: list[str] = []
+
+    class Out:
+        def write(self, text: str) -> int:
+            calls.append("write")
+            return len(text)
+
+        def flush(self) -> None:
+            calls.append("flush")
+
+    monkeypatch.setattr("sys.stdout", Out())
+    streaming(ListPlanned((create("a"), create("b")), ()))
+    assert calls == ["write", "flush", "write", "flush"]
