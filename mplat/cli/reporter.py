@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from mplat.cli.errors import error_message
 from mplat.cli.progress import Bar, wanted
 from mplat.plan import events_codec as codec
-from mplat.plan.events import ApplyEnded, ApplyStarted, Event
+from mplat.plan.events import ApplyEnded, ApplyStarted, Event, ListPlanned
 from mplat.plan.model import Plan
 from mplat.plan.outcome import ApplyResult
 
@@ -32,9 +32,11 @@ class Reporter:
         bar: Bar | None = None,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], float] = time.time,
+        show_no_op: bool = False,
     ) -> None:
         self.stream = stream
         self.bar = bar
+        self.show_no_op = show_no_op  # planned_change lines for tags in sync too
         self.clock = clock
         self.now = now
         self.plan_seconds: float | None = None
@@ -51,7 +53,11 @@ class Reporter:
             os.environ,
             stdout_streams=stream and _isatty(sys.stdout),
         )
-        return cls(stream, Bar(sys.stderr) if show else None)
+        return cls(
+            stream,
+            Bar(sys.stderr) if show else None,
+            show_no_op=bool(getattr(args, "show_no_op", False)),
+        )
 
     def __call__(self, event: Event) -> None:
         if self.bar is not None:
@@ -64,7 +70,7 @@ class Reporter:
         elif isinstance(event, ApplyEnded):
             start = self._started.pop(event.outcome.address, None)
             elapsed = None if start is None else self.clock() - start
-        for doc in codec.event_docs(event, elapsed):
+        for doc in codec.event_docs(event, elapsed, self.show_no_op):
             self._write(doc)
 
     @contextlib.contextmanager
@@ -82,8 +88,8 @@ class Reporter:
         if not self.stream:
             return
         if replay:
-            for c in plan.changes:
-                self._write(codec.planned_change(c))
+            for doc in codec.event_docs(ListPlanned(plan.changes, ()), None, self.show_no_op):
+                self._write(doc)
         self._write(codec.plan_summary(plan, None if replay else self.plan_seconds))
 
     @contextlib.contextmanager

@@ -6,7 +6,8 @@ so a reader written for "1" keeps working; a reader should skip types it does no
 Every line has ``format_version``, ``type`` and ``timestamp`` (RFC 3339, UTC), then the
 fields of its type:
 
-- ``planned_change``: ``change``, exactly as an entry of ``plan --json``'s ``changes``;
+- ``planned_change``: ``change``, exactly as an entry of ``plan --json``'s ``changes``
+  (tags already in sync only with ``show_no_op``, as there; the summary counts them);
 - ``apply_start``: ``address``, ``repository``, ``tag``, ``action``;
 - ``apply_complete``: ``address``, ``action``, ``message``, ``unchanged``,
   ``elapsed_seconds``;
@@ -49,16 +50,18 @@ def dumps_line(doc: Doc, now: float) -> str:
     return json.dumps(line, separators=(",", ":"), ensure_ascii=False)
 
 
-def event_docs(event: Event, elapsed: float | None = None) -> list[Doc]:
+def event_docs(event: Event, elapsed: float | None = None, show_no_op: bool = False) -> list[Doc]:
     """What an engine event says on the stream; ``elapsed``: since the change's apply_start.
 
     ``PlanStarted`` says nothing (it sizes the progress bar); a planned list is one
-    ``planned_change`` per tag, then one ``errored`` per error.
+    ``planned_change`` per tag to change (per tag with ``show_no_op``), then one ``errored``
+    per error.
     """
     if isinstance(event, PlanStarted):
         return []
     if isinstance(event, ListPlanned):
-        return [planned_change(c) for c in event.changes] + [plan_errored(e) for e in event.errors]
+        changes = [planned_change(c) for c in event.changes if show_no_op or c.action != "no-op"]
+        return changes + [plan_errored(e) for e in event.errors]
     if isinstance(event, ApplyStarted):
         return [apply_start(event.change)]
     if isinstance(event, ApplyEnded):

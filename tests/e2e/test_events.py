@@ -102,7 +102,7 @@ def test_plan_streams_each_change_and_error_then_a_summary(
             present(addr, repo, "[broken]", source="missing"),
         ),
     )
-    ran = run_cli("plan", "-f", str(cfg), "--json-stream")
+    ran = run_cli("plan", "-f", str(cfg), "--json-stream", "--show-no-op")
     assert ran.code == 1, ran.err  # a list failed to plan
     docs = events(ran.out)
     planned = {d["change"]["tag"]: d["change"] for d in of(docs, "planned_change")}
@@ -123,6 +123,10 @@ def test_plan_streams_each_change_and_error_then_a_summary(
     # The same change as plan --json describes it.
     whole = json.loads(run_cli("plan", "-f", str(cfg), "--json").out)
     assert [c for c in whole["changes"] if c["tag"] == "a"] == [planned["a"]]
+    # As in plan --json, tags in sync are counted, and listed only with --show-no-op.
+    plain = events(run_cli("plan", "-f", str(cfg), "--json-stream").out)
+    assert sorted(d["change"]["tag"] for d in of(plain, "planned_change")) == ["a", "b"]
+    assert plain[-1]["changes"]["no_op"] == 1
 
 
 def test_apply_start_comes_before_the_write_and_apply_complete_after_it(
@@ -243,7 +247,8 @@ def test_nothing_to_do_still_ends_with_an_apply_summary(
     ran = run_cli("apply", "-f", str(cfg), "--auto-approve", "--json-stream")
     assert ran.code == 0, ran.err
     docs = events(ran.out)
-    assert [d["type"] for d in docs] == ["planned_change", "summary", "summary"]
+    assert [d["type"] for d in docs] == ["summary", "summary"]  # the tag in sync is counted
+    assert docs[0]["changes"]["no_op"] == 1
     assert (docs[-1]["applied"], docs[-1]["elapsed_seconds"]) == (False, None)
 
 

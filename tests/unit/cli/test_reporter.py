@@ -80,10 +80,10 @@ def test_planned_lists_are_lines_and_the_summary_is_timed(
     streaming.planned(plan)
     got = lines(capsys)
     assert [(d["type"], d.get("phase")) for d in got] == [
-        ("planned_change", None),
-        ("planned_change", None),
+        ("planned_change", None),  # the tag in sync is counted, not listed
         ("summary", "plan"),
     ]
+    assert got[-1]["changes"] == {"create": 1, "update": 0, "repair": 0, "delete": 0, "no_op": 1}
     assert got[-1]["elapsed_seconds"] == 1.5 == streaming.plan_seconds
     assert {d["format_version"] for d in got} == {"1"}
     assert {d["timestamp"] for d in got} == {"2026-09-21T14:13:20.000000Z"}
@@ -92,10 +92,21 @@ def test_planned_lists_are_lines_and_the_summary_is_timed(
 def test_a_saved_plan_is_replayed_change_by_change(
     capsys: pytest.CaptureFixture[str], streaming: Reporter
 ) -> None:
-    streaming.planned(Plan((create("a"), delete())), replay=True)
+    streaming.planned(Plan((create("a"), no_op(), delete())), replay=True)
     got = lines(capsys)
     assert [d["type"] for d in got] == ["planned_change", "planned_change", "summary"]
     assert got[-1]["elapsed_seconds"] is None  # planned in another run
+
+
+def test_show_no_op_lists_tags_in_sync_too(capsys: pytest.CaptureFixture[str]) -> None:
+    reporter = Reporter(stream=True, show_no_op=True)
+    reporter(ListPlanned((no_op("b"),), ()))
+    reporter.planned(Plan((no_op("c"),)), replay=True)
+    assert [d["change"]["tag"] for d in lines(capsys) if d["type"] == "planned_change"] == [
+        "b",
+        "c",
+    ]
+    assert Reporter.of(args(show_no_op=True)).show_no_op
 
 
 def test_each_outcome_is_timed_from_its_start(

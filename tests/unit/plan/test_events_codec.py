@@ -46,7 +46,7 @@ def test_text_from_outside_stays_one_line_and_readable() -> None:
 def test_a_planned_list_is_a_planned_change_per_tag_then_its_errors() -> None:
     a, b = create("a"), no_op("b")
     error = PlanError("m.yaml:3:5: source missing", ref(OTHER), ("t",), "source missing")
-    docs = codec.event_docs(ListPlanned((a, b), (error,)))
+    docs = codec.event_docs(ListPlanned((a, b), (error,)), show_no_op=True)
     assert docs == [
         {"type": "planned_change", "change": change_json(a)},
         {"type": "planned_change", "change": change_json(b)},
@@ -60,6 +60,13 @@ def test_a_planned_list_is_a_planned_change_per_tag_then_its_errors() -> None:
         },
     ]
     assert codec.event_docs(PlanStarted(5)) == []  # sizes the progress bar only
+
+
+def test_tags_in_sync_are_left_out_unless_asked_for_as_in_plan_json() -> None:
+    a, b = create("a"), no_op("b")
+    assert codec.event_docs(ListPlanned((a, b), ())) == [
+        {"type": "planned_change", "change": change_json(a)}
+    ]
 
 
 def test_apply_start_names_the_tag_and_what_will_happen() -> None:
