@@ -120,8 +120,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mplat {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    sub.add_parser(
+    v = sub.add_parser(
         "validate", parents=[common], help="check the configuration file without network access"
+    )
+    v.add_argument(
+        "files",
+        nargs="*",
+        default=[],
+        metavar="FILE",
+        help="configuration files or directories, after the options: the same as -f FILE for"
+        " each, and one config with any -f (pre-commit passes the files it checks this way)",
     )
     p = sub.add_parser(
         "plan",
