@@ -12,6 +12,7 @@ import sys
 from typing import NoReturn
 
 from mplat import __version__
+from mplat.cli.completion import SHELLS
 from mplat.cli.errors import EXIT_ERROR
 from mplat.cli.variables import var_flag
 from mplat.registry.api import DEFAULT_PARALLELISM
@@ -180,4 +181,16 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument(
         "-v", "--debug", action="store_true", help="show HTTP exchanges (credentials redacted)"
     )
+    sub.add_parser(
+        "schema",
+        help="print the JSON Schema of the configuration file, for editors and CI",
+    )
+    c = sub.add_parser(
+        "completion",
+        help="print the tab-completion script for a shell",
+        epilog="bash: source <(mplat completion bash); zsh: mplat completion zsh >"
+        ' "${fpath[1]}/_mplat"; fish: mplat completion fish >'
+        " ~/.config/fish/completions/mplat.fish",
+    )
+    c.add_argument("shell", choices=SHELLS, metavar="SHELL", help=" | ".join(SHELLS))
     return parser
