@@ -74,6 +74,11 @@ def test_the_image_runs_mplat_as_a_user_without_privileges() -> None:
     assert f"--uid {users[-1].split(':')[0]}" in useradd
     entry = [rest for word, rest in final if word == "ENTRYPOINT"]
     assert json.loads(entry[-1]) == ["mplat"]
+    # HOME set in the image: under `docker run --user UID` (a uid without a passwd entry)
+    # ~/.docker/config.json is still the mounted file.
+    home = re.search(r"--home-dir (\S+)", useradd)
+    assert home is not None
+    assert any(f"HOME={home[1]}" in rest.split() for word, rest in final if word == "ENV")
 
 
 def test_no_credential_is_built_in_and_readme_mounts_it_read_only() -> None:
@@ -87,6 +92,7 @@ def test_no_credential_is_built_in_and_readme_mounts_it_read_only() -> None:
     assert home is not None
     mount = f"-v ~/.docker/config.json:{home[1]}/.docker/config.json:ro"
     assert mount in text and mount in README
+    assert '--user "$(id -u):$(id -g)"' in text and '--user "$(id -u):$(id -g)"' in README
     # The build context holds only what the wheel is built from: nothing else can be copied.
     rules = [line for line in DOCKERIGNORE.read_text().splitlines() if line and line[0] != "#"]
     assert rules[0] == "*"
