@@ -183,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_parser(
         "schema",
-        help="print the JSON Schema of the configuration file, for editors and CI",
+        help="print the JSON Schema of the configuration file",
     )
     c = sub.add_parser(
         "completion",
