@@ -1,4 +1,4 @@
-"""Command line: ``mplat validate | plan | apply | show | import | lock``.
+"""Command line: ``mplat validate | plan | apply | show | import | lock | schema | completion``.
 
 ``main`` parses, runs one module of ``mplat.cli.commands`` and turns every expected failure
 (any ``MplatError``, or an unreadable file) into readable ``Error: ...`` lines and exit 1;
@@ -23,7 +23,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = _StderrHandler()
     logger = logging.getLogger("mplat")
-    if args.debug:
+    if getattr(args, "debug", False):  # schema and completion have no --debug
         logger.addHandler(handler)
         logger.setLevel(logging.DEBUG)
     try:
@@ -74,6 +74,14 @@ def command(name: str) -> Command:
         from mplat.cli.commands import lock
 
         return lock.run
+    if name == "schema":
+        from mplat.cli.commands import schema
+
+        return schema.run
+    if name == "completion":
+        from mplat.cli.commands import completion
+
+        return completion.run
     raise AssertionError(f"the parser accepted an unknown command {name!r}")
 
 

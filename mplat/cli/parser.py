@@ -12,6 +12,7 @@ import sys
 from typing import NoReturn
 
 from mplat import __version__
+from mplat.cli.completion import SHELLS
 from mplat.cli.errors import EXIT_ERROR
 from mplat.cli.variables import var_flag
 from mplat.registry.api import DEFAULT_PARALLELISM
@@ -174,8 +175,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mplat {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    sub.add_parser(
+    v = sub.add_parser(
         "validate", parents=[common], help="check the configuration file without network access"
+    )
+    v.add_argument(
+        "files",
+        nargs="*",
+        default=[],
+        metavar="FILE",
+        help="configuration files or directories, after the options: the same as -f FILE for"
+        " each, and one config with any -f (pre-commit passes the files it checks this way)",
     )
     p = sub.add_parser(
         "plan",
@@ -248,4 +257,16 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common, net, lockfile],
         help="pin every source tag of the configuration in its lock file",
     )
+    sub.add_parser(
+        "schema",
+        help="print the JSON Schema of the configuration file",
+    )
+    c = sub.add_parser(
+        "completion",
+        help="print the tab-completion script for a shell",
+        epilog="bash: source <(mplat completion bash); zsh: mplat completion zsh >"
+        ' "${fpath[1]}/_mplat"; fish: mplat completion fish >'
+        " ~/.config/fish/completions/mplat.fish",
+    )
+    c.add_argument("shell", choices=SHELLS, metavar="SHELL", help=" | ".join(SHELLS))
     return parser

@@ -32,7 +32,7 @@ def test_help_goes_to_stdout_and_exits_0(
 
 def test_top_level_help_names_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     _, out, _ = exits(capsys, "--help")
-    for command in ("validate", "plan", "apply", "import", "lock"):
+    for command in ("validate", "plan", "apply", "show", "import", "lock", "schema", "completion"):
         assert command in out
 
 
@@ -43,6 +43,9 @@ def test_top_level_help_names_every_command(capsys: pytest.CaptureFixture[str]) 
         (("deploy",), "invalid choice: 'deploy'"),
         (("plan", "--bogus"), "unrecognized arguments: --bogus"),
         (("validate", "--json"), "unrecognized arguments: --json"),
+        (("validate", "a.yaml", "-f", "b.yaml", "c.yaml"), "unrecognized arguments: c.yaml"),
+        (("completion",), "the following arguments are required: SHELL"),
+        (("schema", "-f", "x.yaml"), "unrecognized arguments: -f x.yaml"),
         (("plan", "--parallelism", "0"), "expected a whole number >= 1, got 0"),
         (("plan", "--retries", "two"), "expected a whole number, got 'two'"),
         (("plan", "--timeout", "nan"), "expected a number of seconds > 0, got 'nan'"),
