@@ -835,7 +835,7 @@ class Bench:
         # 1. Apply from empty: N lists created, nothing cached yet. The counting run
         #    creates a second set of N lists (tags cnt*) with the same sources.
         _, apply_fc = self.configs("apply", sources=range(n), count_prefix="c")
-        done = expect_summary(rf"Apply complete: {n} done, 0 failed\.")
+        done = expect_summary(rf"Apply complete: {n} done, 0 failed\b")
         apply = report.add(
             "apply",
             mplat.step(
@@ -1048,7 +1048,7 @@ class Bench:
                     "--auto-approve",
                     "--cache-dir",
                     cache,
-                    check=expect_summary(rf"Apply complete: {n} done, 0 failed\."),
+                    check=expect_summary(rf"Apply complete: {n} done, 0 failed\b"),
                 ),
             )
             apply.requests = dict(report.steps["apply"].requests)

@@ -13,3 +13,12 @@ EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 
 class UsageError(MplatError):
     """A problem with how mplat was called; printed as one line."""
+
+
+def error_message(exc: BaseException) -> str | None:
+    """What to print after ``Error:`` for an expected failure; None for a bug."""
+    if isinstance(exc, MplatError):
+        return str(exc)  # each error words itself (ConfigError's several problems included)
+    if isinstance(exc, OSError):
+        return f"{exc.filename or ''}: {exc.strerror}" if exc.strerror else str(exc)
+    return None

@@ -1,4 +1,4 @@
-"""Command line: ``mplat validate | plan | apply | show | import``.
+"""Command line: ``mplat validate | plan | apply | show | import | lock | schema | completion``.
 
 ``main`` parses, runs one module of ``mplat.cli.commands`` and turns every expected failure
 (any ``MplatError``, or an unreadable file) into readable ``Error: ...`` lines and exit 1;
@@ -13,9 +13,8 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from mplat.cli.errors import EXIT_ERROR
+from mplat.cli.errors import EXIT_ERROR, error_message
 from mplat.cli.parser import build_parser
-from mplat.values.errors import MplatError
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -24,7 +23,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler = _StderrHandler()
     logger = logging.getLogger("mplat")
-    if args.debug:
+    if getattr(args, "debug", False):  # schema and completion have no --debug
         logger.addHandler(handler)
         logger.setLevel(logging.DEBUG)
     try:
@@ -71,16 +70,19 @@ def command(name: str) -> Command:
         from mplat.cli.commands import import_
 
         return import_.run
+    if name == "lock":
+        from mplat.cli.commands import lock
+
+        return lock.run
+    if name == "schema":
+        from mplat.cli.commands import schema
+
+        return schema.run
+    if name == "completion":
+        from mplat.cli.commands import completion
+
+        return completion.run
     raise AssertionError(f"the parser accepted an unknown command {name!r}")
-
-
-def error_message(exc: Exception) -> str | None:
-    """What to print after ``Error:`` for an expected failure; None for a bug."""
-    if isinstance(exc, MplatError):
-        return str(exc)  # each error words itself (ConfigError's several problems included)
-    if isinstance(exc, OSError):
-        return f"{exc.filename or ''}: {exc.strerror}" if exc.strerror else str(exc)
-    return None
 
 
 class _StderrHandler(logging.Handler):

@@ -12,6 +12,7 @@ import sys
 from typing import NoReturn
 
 from mplat import __version__
+from mplat.cli.completion import SHELLS
 from mplat.cli.errors import EXIT_ERROR
 from mplat.cli.variables import var_flag
 from mplat.registry.api import DEFAULT_PARALLELISM
@@ -45,6 +46,22 @@ def _positive_seconds(text: str) -> float:
     if not math.isfinite(value) or value <= 0:
         raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
     return value
+
+
+def _events_flags(p: argparse.ArgumentParser, machine: argparse._MutuallyExclusiveGroup) -> None:
+    """plan and apply: the JSON-lines stream (not with --json) and the progress bar switch."""
+    machine.add_argument(
+        "--json-stream",
+        action="store_true",
+        help="print one JSON event per line on stdout as it happens (planned_change,"
+        " apply_start, apply_complete, errored, summary); human text on stderr",
+    )
+    p.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no live progress bar on stderr (shown only on a terminal; also off with"
+        " NO_COLOR or TERM=dumb; FORCE_COLOR shows it off a terminal)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -133,6 +150,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="list unchanged tags in --json too (they are only counted by default)",
     )
 
+    lockfile = _Parser(add_help=False)  # lock, plan and apply (see cli/locking.py)
+    lockfile.add_argument(
+        "--lock",
+        dest="lock_file",
+        metavar="FILE",
+        help="the lock file (default: beside the first -f: NAME.yaml has NAME.lock, a"
+        " directory DIR has DIR/manifests.lock)",
+    )
+    lockfile.add_argument(
+        "--update-lock",
+        action="store_true",
+        help="pin every source again to the digest its tag holds now, and write the lock",
+    )
+    unlocked = _Parser(add_help=False)  # plan and apply
+    unlocked.add_argument(
+        "--no-lock", action="store_true", help="ignore the lock file: follow the source tags"
+    )
+
     parser = _Parser(
         prog="mplat",
         description="Declare multi-platform tags in YAML; plan and apply them against registries.",
@@ -140,15 +175,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mplat {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    sub.add_parser(
+    v = sub.add_parser(
         "validate", parents=[common], help="check the configuration file without network access"
+    )
+    v.add_argument(
+        "files",
+        nargs="*",
+        default=[],
+        metavar="FILE",
+        help="configuration files or directories, after the options: the same as -f FILE for"
+        " each, and one config with any -f (pre-commit passes the files it checks this way)",
     )
     p = sub.add_parser(
         "plan",
-        parents=[common, net, targeted, view],
+        parents=[common, net, targeted, view, lockfile, unlocked],
         help="show what apply would change in the registries",
     )
-    p.add_argument("--json", action="store_true", help="print the plan as JSON (format_version 1)")
+    machine = p.add_mutually_exclusive_group()
+    machine.add_argument(
+        "--json", action="store_true", help="print the plan as JSON (format_version 1)"
+    )
+    _events_flags(p, machine)
     p.add_argument(
         "--detailed-exitcode",
         action="store_true",
@@ -156,7 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", metavar="FILE", help="save the plan for a later `mplat apply FILE`")
     a = sub.add_parser(
-        "apply", parents=[common, net, targeted, view], help="make the registries match"
+        "apply",
+        parents=[common, net, targeted, view, lockfile, unlocked],
+        help="make the registries match",
     )
     a.add_argument(
         "plan_file", nargs="?", metavar="PLAN", help="apply a saved plan exactly (no prompt)"
@@ -167,11 +216,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="apply the lists that planned even though others failed (still exits 1)",
     )
-    a.add_argument(
+    machine = a.add_mutually_exclusive_group()
+    machine.add_argument(
         "--json",
         action="store_true",
         help="print one JSON document (plan and outcomes) on stdout; human text on stderr",
     )
+    _events_flags(a, machine)
     show = sub.add_parser(
         "show", parents=[view], help="print a saved plan (no network): text, JSON or Markdown"
     )
@@ -201,4 +252,21 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument(
         "-v", "--debug", action="store_true", help="show HTTP exchanges (credentials redacted)"
     )
+    sub.add_parser(
+        "lock",
+        parents=[common, net, lockfile],
+        help="pin every source tag of the configuration in its lock file",
+    )
+    sub.add_parser(
+        "schema",
+        help="print the JSON Schema of the configuration file",
+    )
+    c = sub.add_parser(
+        "completion",
+        help="print the tab-completion script for a shell",
+        epilog="bash: source <(mplat completion bash); zsh: mplat completion zsh >"
+        ' "${fpath[1]}/_mplat"; fish: mplat completion fish >'
+        " ~/.config/fish/completions/mplat.fish",
+    )
+    c.add_argument("shell", choices=SHELLS, metavar="SHELL", help=" | ".join(SHELLS))
     return parser

@@ -20,9 +20,14 @@ if TYPE_CHECKING:
 
 def style(args: argparse.Namespace) -> Style:
     """Colour only on a terminal, never with --no-color or NO_COLOR set."""
-    stream = sys.stderr if getattr(args, "json", False) else sys.stdout
+    stream = sys.stderr if machine_stdout(args) else sys.stdout
     color = not args.no_color and stream.isatty() and "NO_COLOR" not in os.environ
     return Style(color)
+
+
+def machine_stdout(args: argparse.Namespace) -> bool:
+    """stdout is for machines (--json, --json-stream): text for people goes to stderr."""
+    return bool(getattr(args, "json", False) or getattr(args, "json_stream", False))
 
 
 def text_options(args: argparse.Namespace) -> TextOptions:
@@ -35,6 +40,8 @@ def check_view(args: argparse.Namespace) -> None:
 
     if getattr(args, "json", False) and getattr(args, "format", "text") != "text":
         raise UsageError("--json and --format markdown are two outputs; choose one")
+    if getattr(args, "json_stream", False) and getattr(args, "format", "text") != "text":
+        raise UsageError("--json-stream and --format markdown are two outputs; choose one")
     if getattr(args, "compact", False) and getattr(args, "quiet", False):
         raise UsageError("--compact and --quiet: choose one")
 
@@ -46,11 +53,14 @@ def github_actions() -> bool:
 def print_plan(args: argparse.Namespace, plan: Plan, full_plan_hint: str = "") -> None:
     """Text or Markdown on stdout, or JSON for `plan --json` / `show --json`; `apply --json`
     keeps stdout for its document. Under GitHub Actions, the Markdown also goes to the job's
-    step summary and each located error becomes an annotation on its file and line."""
+    step summary and each located error becomes an annotation on its file and line.
+    `plan --json-stream` prints no plan here: its planned_change lines were the plan."""
     if args.json and args.command in ("plan", "show"):
         print(dumps_plan(plan, getattr(args, "show_no_op", False)))
+    elif args.command == "plan" and getattr(args, "json_stream", False):
+        pass  # its planned_change lines were the plan
     else:
-        out = sys.stderr if args.json else sys.stdout
+        out = sys.stderr if machine_stdout(args) else sys.stdout
         if getattr(args, "format", "text") == "markdown":
             from mplat.output.markdown import render_markdown
 
@@ -72,8 +82,8 @@ def annotate_config_error(args: argparse.Namespace, exc: ConfigError) -> None:
 def _annotate(args: argparse.Namespace, located: list[tuple[str, str]]) -> None:
     from mplat.output.github import error_command, location_parts
 
-    # Workflow commands are read from stdout, unless stdout is a JSON document.
-    out = sys.stderr if getattr(args, "json", False) else sys.stdout
+    # Workflow commands are read from stdout, unless stdout is JSON (--json, --json-stream).
+    out = sys.stderr if machine_stdout(args) else sys.stdout
     for location, message in dict.fromkeys(located):
         file, line, col = location_parts(location)
         out.write(error_command(message, file, line, col) + "\n")

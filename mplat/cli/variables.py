@@ -42,11 +42,14 @@ def env_variables(environ: Mapping[str, str]) -> dict[str, str]:
 
 
 def config_paths(args: argparse.Namespace) -> list[str]:
-    """What ``-f`` names, in order (``manifests.yaml`` when it is not given)."""
+    """What ``-f`` names, in order, then ``validate``'s FILE arguments; one config in all.
+
+    ``manifests.yaml`` when neither names anything.
+    """
     given: str | list[str] | None = getattr(args, "file", None)
-    if not given:
-        return [DEFAULT_CONFIG]
-    return [given] if isinstance(given, str) else list(given)
+    flagged = [given] if isinstance(given, str) else list(given or [])
+    positional: list[str] = list(getattr(args, "files", None) or [])
+    return [*flagged, *positional] or [DEFAULT_CONFIG]
 
 
 def load(args: argparse.Namespace) -> Config:

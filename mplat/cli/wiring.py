@@ -15,6 +15,8 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mplat.plan.events import Listener, ignore
+
 if TYPE_CHECKING:
     from mplat.cli.interrupt import Interrupt
     from mplat.config.model import Config
@@ -86,8 +88,9 @@ def registry_pool(config: Config | None, args: argparse.Namespace) -> RegistryPo
     )
 
 
-def applier(pool: Registries, intr: Interrupt) -> Applier:
-    """The Applier for this run: progress lines on stderr, stopping as ``intr`` is signalled."""
+def applier(pool: Registries, intr: Interrupt, events: Listener = ignore) -> Applier:
+    """The Applier for this run: progress lines on stderr, stopping as ``intr`` is signalled,
+    its events to ``events``."""
     from mplat.engine.apply import Applier
 
     return Applier(
@@ -96,4 +99,5 @@ def applier(pool: Registries, intr: Interrupt) -> Applier:
         stop=intr.stop,
         abort=intr.abort,
         hard=lambda: intr.hard,
+        events=events,
     )

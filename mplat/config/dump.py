@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from mplat.config.model import ListSpec, RegistrySettings
 from mplat.values.platform import Platform, PlatformError
 
-SCHEMA_ID = "urn:mplat:config:v1"
+SCHEMA_ID = "https://mplat.dev/schemas/mplat-1.schema.json"
 """The schema's ``$id``: named when no file of it is given for editors to load."""
 
 

@@ -3,6 +3,10 @@
 Order is what keeps every tag pullable at every moment, even if mplat is killed midway:
 blobs, then child manifests (by digest), then the list on its first tag, then its other
 tags. A tag is only ever moved to a list whose children are already in place.
+
+Two reports go out as it works: ``progress``, lines for people, and ``events``, typed values
+(``plan.events``) for whoever renders them (the ``--json-stream`` lines, a progress bar):
+``ApplyStarted`` before a change's first write, ``ApplyEnded`` once its outcome is known.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from collections.abc import Awaitable, Callable
 
 from mplat.engine.concurrency import Once, run_bounded
 from mplat.engine.delete import by_repository, delete_change
+from mplat.plan.events import ApplyEnded, ApplyStarted, Listener, ignore
 from mplat.plan.model import BlobCopy, Change, ChildCopy, Plan
 from mplat.plan.outcome import ApplyResult, MovedTag, Outcome, SplitList, StalePlanError
 from mplat.registry.api import Registries
@@ -42,9 +47,11 @@ class Applier:
         abort: asyncio.Event | None = None,
         hard: Callable[[], bool] = lambda: False,
         verify_seconds: float = 5.0,
+        events: Listener = ignore,
     ) -> None:
         self.registries = registries
         self.progress = progress or (lambda _msg: None)
+        self.events = events
         self._once: Once[tuple[object, ...], None] = Once()  # shared children and blobs
         # (registry, blob digest) -> the repository of that registry it was streamed into.
         self._landed: Once[tuple[str, str], str] = Once()
@@ -58,6 +65,11 @@ class Applier:
     def _check(self) -> None:
         if self.stop.is_set():
             raise _Stopped
+
+    def _record(self, result: ApplyResult, outcome: Outcome) -> None:
+        """Keep a change's outcome, and tell the listener at once."""
+        result.outcomes.append(outcome)
+        self.events(ApplyEnded(outcome))
 
     async def check_stale(self, plan: Plan) -> None:
         """Refuse the whole plan if any tag it covers moved since planning."""
@@ -114,12 +126,14 @@ class Applier:
         async def serially(items: list[Change]) -> None:
             for c in items:
                 if self.stop.is_set():
-                    result.outcomes.append(
-                        Outcome(c.address, "delete", False, "not deleted (stopped first)", True)
+                    self._record(
+                        result,
+                        Outcome(c.address, "delete", False, "not deleted (stopped first)", True),
                     )
                     continue
                 self._in_flight[c.address] = c
-                result.outcomes.append(await delete_change(self.registries, c, self.progress))
+                self.events(ApplyStarted(c))
+                self._record(result, await delete_change(self.registries, c, self.progress))
 
         await asyncio.gather(*(serially(items) for items in by_repository(deletes)))
 
@@ -130,6 +144,7 @@ class Applier:
         signal, one HEAD per such tag (bounded) tells which, so no write goes unreported.
         """
         result.interrupted = True
+        accounted = len(result.outcomes)
         seen = {o.address for o in result.outcomes}
         cut = [c for c in plan.changes if c.address in self._in_flight and c.address not in seen]
         landed: dict[str, str | None] = {}
@@ -164,6 +179,8 @@ class Applier:
                 result.outcomes.append(
                     Outcome(c.address, c.action, False, "not written (stopped first)", True)
                 )
+        for o in result.outcomes[accounted:]:
+            self.events(ApplyEnded(o))
         by_address = {o.address: o for o in result.outcomes}
         for g in groups:
             assert g[0].desired is not None
@@ -202,20 +219,22 @@ class Applier:
         assert first.desired is not None
         try:
             self._check()
+            for c in changes:
+                self.events(ApplyStarted(c))
             await asyncio.gather(
                 *(self._bring_child(first.repository, copy) for copy in first.children)
             )
             self._check()  # nothing of this list is tagged yet: stopping here splits nothing
         except _Stopped:
             for c in changes:
-                result.outcomes.append(
-                    Outcome(c.address, c.action, False, "not written (stopped first)", True)
+                self._record(
+                    result, Outcome(c.address, c.action, False, "not written (stopped first)", True)
                 )
             return
         except RegistryError as exc:
             for c in changes:
-                result.outcomes.append(
-                    Outcome(c.address, c.action, False, f"copying children failed: {exc}")
+                self._record(
+                    result, Outcome(c.address, c.action, False, f"copying children failed: {exc}")
                 )
             return
         # Once a tag of this list moved, its other tags follow even after a stop: they are
@@ -224,7 +243,7 @@ class Applier:
         for c in changes:
             outcome = await self._write_tag(c, stoppable=not moved)
             moved = moved or (outcome.ok and c.action != "repair")
-            result.outcomes.append(outcome)
+            self._record(result, outcome)
 
     async def _write_tag(self, c: Change, stoppable: bool = True) -> Outcome:
         assert c.desired is not None
@@ -240,7 +259,7 @@ class Applier:
             current = info.digest if info else None
             if current == c.desired.digest:
                 self.progress(f"{c.address}: already up to date")
-                return Outcome(c.address, c.action, True, "already up to date")
+                return Outcome(c.address, c.action, True, "already up to date", unchanged=True)
             if current != c.live_digest:
                 return Outcome(
                     c.address,

@@ -24,6 +24,8 @@ from mplat.values.manifest import render_placeholder
 
 EMPTY_BLOB = b"{}"
 EMPTY_DIGEST = sha256_digest(EMPTY_BLOB)
+ALREADY_ABSENT = "already absent"
+"""How a deletion went when the tag was gone before mplat got to it."""
 
 _REFUSAL_HINT = (
     "this registry does not allow deleting through the registry API; delete the tag in the "
@@ -59,14 +61,14 @@ async def delete_change(
         progress(f"{c.address}: delete failed")
         return Outcome(c.address, "delete", False, message)
     progress(f"{c.address}: deleted ({how})")
-    return Outcome(c.address, "delete", True, f"deleted ({how})")
+    return Outcome(c.address, "delete", True, f"deleted ({how})", unchanged=how == ALREADY_ABSENT)
 
 
 async def delete_tag(client: Registry, path: str, c: Change) -> str:
     """Delete one tag; returns how it was done. Raises RegistryError on refusal."""
     info = await client.head_manifest(path, c.tag)
     if info is None:
-        return "already absent"
+        return ALREADY_ABSENT
     if info.digest != c.live_digest:
         raise RegistryError(
             client.registry,

@@ -4,6 +4,7 @@ The registry is the state: for every declared tag the planner asks the registry 
 there (one HEAD), resolves the sources (one HEAD per source tag; content by digest comes
 from the cache), renders the desired list locally and compares. Bodies are read only when
 the digests differ. All reads for all lists run concurrently, bounded per registry.
+A listener, when given, hears ``PlanStarted`` and then ``ListPlanned`` as each list is done.
 """
 
 from __future__ import annotations
@@ -19,8 +20,11 @@ from typing import Literal
 
 from mplat.config.model import EntrySpec, ListSpec
 from mplat.engine.concurrency import run_bounded
-from mplat.engine.sources import Child, SourceError, SourceResolver
+from mplat.engine.lock import lock_notices
+from mplat.engine.sources import Child, SourceError, SourceResolver, is_missing
 from mplat.plan.compare import compare, owner_annotations, ownership
+from mplat.plan.events import Listener, ListPlanned, PlanStarted, ignore
+from mplat.plan.lock import Lock
 from mplat.plan.model import (
     BlobCopy,
     Change,
@@ -35,7 +39,7 @@ from mplat.plan.model import (
     PlanError,
 )
 from mplat.registry.api import ManifestInfo, Registries, Registry
-from mplat.registry.errors import NotFoundError, RegistryError
+from mplat.registry.errors import RegistryError
 from mplat.values import mediatypes as mt
 from mplat.values.digest import sha256_digest
 from mplat.values.manifest import ImageManifest, Index, render_index
@@ -71,25 +75,36 @@ class PlanOptions:
     # Lists planned at once. Requests are bounded per registry anyway; this bounds memory:
     # 10,000 lists must not become 10,000 suspended coroutines holding their partial state.
     lists_in_flight: int = 64
+    lock: Lock | None = None  # sources resolve to these pins (None: follow the tags)
+
+
+_Job = Callable[[], Awaitable[tuple[list[Change], list[PlanError]]]]
 
 
 async def build_plan(
-    lists: Collection[ListSpec], registries: Registries, options: PlanOptions | None = None
+    lists: Collection[ListSpec],
+    registries: Registries,
+    options: PlanOptions | None = None,
+    events: Listener = ignore,
 ) -> Plan:
     options = options or PlanOptions()
-    resolver = SourceResolver(registries)
+    resolver = SourceResolver(registries, options.lock)
+    if options.lock is not None:
+        for note in lock_notices(lists, options.lock):
+            registries.notices.add(note)
     declared: dict[str, set[str]] = {}
     for spec in lists:
         declared.setdefault(spec.repository.name, set()).update(spec.tags)
     prunes = {spec.repository.name: spec for spec in lists if spec.prune}
-    jobs: list[Callable[[], Awaitable[tuple[list[Change], list[PlanError]]]]] = [
+    jobs: list[_Job] = [
         functools.partial(_plan_list, spec, registries, resolver, options) for spec in lists
     ]
     jobs += [
         functools.partial(_plan_prune, spec, declared[name], registries, options)
         for name, spec in prunes.items()
     ]
-    results = await run_bounded(jobs, options.lists_in_flight)
+    events(PlanStarted(len(jobs)))
+    results = await run_bounded([_reported(j, events) for j in jobs], options.lists_in_flight)
     changes: list[Change] = []
     errors: list[PlanError] = []
     for ch, err in results:
@@ -102,6 +117,17 @@ async def build_plan(
         rate_limits=dict(registries.notices.rate_limits),
         requests=dict(registries.notices.requests),
     )
+
+
+def _reported(job: _Job, events: Listener) -> _Job:
+    """``job``, telling ``events`` what it planned as soon as it is done."""
+
+    async def run() -> tuple[list[Change], list[PlanError]]:
+        changes, errors = await job()
+        events(ListPlanned(tuple(changes), tuple(errors)))
+        return changes, errors
+
+    return run
 
 
 def unmatched_targets(lists: Collection[ListSpec], targets: Collection[Target]) -> list[str]:
@@ -257,11 +283,12 @@ async def render_desired(
         try:
             resolved = await resolver.resolve(entry)
         except SourceError as exc:
-            if entry.optional and exc.missing:
-                return _skipped(entry, str(exc), skipped)
+            if entry.optional and (exc.missing or exc.unlocked):
+                why = "is not in the lock" if exc.unlocked else "is missing"
+                return _skipped(entry, str(exc), skipped, why)
             raise SourceError(str(exc), exc.location or entry.location) from None
         except RegistryError as exc:
-            if entry.optional and _is_missing(exc):
+            if entry.optional and is_missing(exc):
                 return _skipped(entry, str(exc), skipped)
             raise SourceError(f"source {entry.image}: {exc}", entry.location, str(exc)) from None
         return list(resolved.children), resolved.warnings, resolved.resolved_digest
@@ -327,16 +354,11 @@ async def render_desired(
 
 
 def _skipped(
-    entry: EntrySpec, reason: str, skipped: list[str]
+    entry: EntrySpec, reason: str, skipped: list[str], why: str = "is missing"
 ) -> tuple[list[Child], tuple[str, ...], None]:
-    """An optional entry whose source is missing: no children, and a warning saying why."""
-    skipped.append(f"{entry.image} is missing")
+    """An optional entry whose source is missing (or unlocked): no children, and a warning."""
+    skipped.append(f"{entry.image} {why}")
     return [], (f"{entry.location}: optional entry skipped: {reason}",), None
-
-
-def _is_missing(exc: RegistryError) -> bool:
-    """The registry says the source does not exist (not: refused, failed, or unreachable)."""
-    return isinstance(exc, NotFoundError) or exc.has_code("MANIFEST_UNKNOWN", "NAME_UNKNOWN")
 
 
 def _check_required(spec: ListSpec, children: list[Child], skipped: list[str]) -> None:

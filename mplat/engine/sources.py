@@ -5,6 +5,11 @@ Resolution reads the registry (HEAD, then verified GETs of content by digest, wh
 cache makes free on later runs) and returns child descriptors whose digest, size and media
 type come from the bytes actually fetched, with platforms either declared or read from the
 image's config blob.
+
+With a lock (``plan/lock.py``), a source tag resolves to the digest the lock pins, not to
+what the tag holds now: the tag is still HEADed, and a tag that moved since locking is a
+warning, never followed. A source the lock lacks is an error (``unlocked``), which an
+optional entry turns into a skip; digest-pinned sources need no lock entry.
 """
 
 from __future__ import annotations
@@ -15,8 +20,9 @@ from dataclasses import dataclass
 
 from mplat.config.model import EntrySpec, Location
 from mplat.engine.concurrency import Once
+from mplat.plan.lock import Lock, key
 from mplat.registry.api import FetchedManifest, Registries
-from mplat.registry.errors import NotFoundError
+from mplat.registry.errors import NotFoundError, RegistryError
 from mplat.values import mediatypes as mt
 from mplat.values.errors import MplatError
 from mplat.values.manifest import (
@@ -37,7 +43,8 @@ class SourceError(MplatError):
 
     ``location`` points at the entry in the config file when the problem is one entry's;
     ``cause`` is the registry failure behind it, when there is one; ``missing``: the
-    registry said the source does not exist (what ``optional: true`` forgives, and only that).
+    registry said the source does not exist (what ``optional: true`` forgives, and only that);
+    ``unlocked``: a lock is in use and has no pin for the source (also forgiven by optional).
     """
 
     def __init__(
@@ -47,12 +54,19 @@ class SourceError(MplatError):
         cause: str = "",
         *,
         missing: bool = False,
+        unlocked: bool = False,
     ) -> None:
         super().__init__(message)
         self.location = location
         self.cause = cause
         """A registry failure behind this source's, shared by every list that met it."""
         self.missing = missing
+        self.unlocked = unlocked
+
+
+def is_missing(exc: RegistryError) -> bool:
+    """The registry says the source does not exist (not: refused, failed, or unreachable)."""
+    return isinstance(exc, NotFoundError) or exc.has_code("MANIFEST_UNKNOWN", "NAME_UNKNOWN")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +80,15 @@ class Child:
 
 
 @dataclass(frozen=True, slots=True)
+class Found:
+    """A source's manifest, whether a live request confirmed it, and what the user must hear."""
+
+    fetched: FetchedManifest
+    seen_live: bool
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class ResolvedEntry:
     children: tuple[Child, ...]
     warnings: tuple[str, ...] = ()
@@ -74,18 +97,21 @@ class ResolvedEntry:
 
 class SourceResolver:
     """Resolves entries with memoised registry reads, so a source shared by many lists
-    costs one request per run."""
+    costs one request per run. With ``lock``, source tags resolve to their pins."""
 
-    def __init__(self, registries: Registries) -> None:
+    def __init__(self, registries: Registries, lock: Lock | None = None) -> None:
         self.registries = registries
-        self._manifests: Once[Reference, tuple[FetchedManifest, bool]] = Once()
+        self.lock = lock
+        self._manifests: Once[Reference, Found] = Once()
         self._configs: Once[tuple[str, str, str], bytes] = Once()
 
-    async def manifest(self, image: Reference) -> tuple[FetchedManifest, bool]:
-        """The manifest an image reference points at, and whether a live request saw it."""
+    async def manifest(self, image: Reference) -> Found:
+        """The manifest an image reference points at (its pin, under a lock)."""
         return await self._manifests(image, functools.partial(self._fetch, image))
 
-    async def _fetch(self, image: Reference) -> tuple[FetchedManifest, bool]:
+    async def _fetch(self, image: Reference) -> Found:
+        if self.lock is not None and image.digest is None:
+            return await self._fetch_locked(image, self.lock)
         client = self.registries.client(image.registry)
         seen_live = False
         digest = image.digest
@@ -99,7 +125,46 @@ class SourceResolver:
             fetched = await client.get_manifest(image.repository, digest)
         except NotFoundError:
             raise SourceError(f"source image {image} not found", missing=True) from None
-        return fetched, seen_live
+        return Found(fetched, seen_live)
+
+    async def _fetch_locked(self, image: Reference, lock: Lock) -> Found:
+        """The pinned manifest; the tag is HEADed only to tell whether it moved since."""
+        pin = lock.pins.get(key(image))
+        if pin is None:
+            raise SourceError(
+                f"source {image} is not in {lock.name}; run `mplat lock` to pin it",
+                unlocked=True,
+            )
+        client = self.registries.client(image.registry)
+        info = await client.head_manifest(image.repository, image.ref)
+        follow = "`mplat lock --update-lock` or `mplat plan --update-lock` follows the tag"
+        warnings: tuple[str, ...] = ()
+        if info is None:
+            warnings = (
+                f"source {image} no longer exists; using the digest {lock.name} pins, "
+                f"{pin.digest} ({follow})",
+            )
+        elif info.digest != pin.digest:
+            warnings = (
+                f"source {image} moved since locking: locked {pin.digest}, now "
+                f"{info.digest}; not followed until the lock is updated ({follow})",
+            )
+        try:
+            fetched = await client.get_manifest(image.repository, pin.digest)
+        except NotFoundError:
+            raise SourceError(
+                f"source {image}: {pin.digest}, the digest {lock.name} pins, is not in the "
+                f"registry; {follow}",
+                missing=True,
+            ) from None
+        if (fetched.media_type, fetched.size) != (pin.media_type, pin.size):
+            raise SourceError(
+                f"source {image}: {lock.name} says {pin.digest} is {pin.media_type} of "
+                f"{pin.size} bytes, but the registry serves {fetched.media_type} of "
+                f"{fetched.size} bytes; the lock was edited by hand: `mplat lock "
+                "--update-lock` rewrites it"
+            )
+        return Found(fetched, info is not None and info.digest == pin.digest, warnings)
 
     async def platform_of(self, image: Reference, manifest: ImageManifest) -> Platform:
         client = self.registries.client(image.registry)
@@ -122,7 +187,8 @@ class SourceResolver:
             ) from None
 
     async def resolve(self, entry: EntrySpec) -> ResolvedEntry:
-        fetched, seen_live = await self.manifest(entry.image)
+        found = await self.manifest(entry.image)
+        fetched, seen_live = found.fetched, found.seen_live
         pinned = entry.image.with_digest(fetched.digest)
         m = fetched.manifest
         if isinstance(m, ImageManifest):
@@ -132,13 +198,13 @@ class SourceResolver:
                     "of an index — use `platform:` instead"
                 )
             actual = await self.platform_of(entry.image, m)
-            platform, warnings = check_declared(entry.image, entry.platform, actual)
+            platform, declared = check_declared(entry.image, entry.platform, actual)
             child = Child(
                 Descriptor(fetched.media_type, fetched.digest, fetched.size, platform),
                 pinned,
                 seen_live,
             )
-            return ResolvedEntry((child,), warnings, fetched.digest)
+            return ResolvedEntry((child,), found.warnings + declared, fetched.digest)
         assert isinstance(m, Index)
         if entry.platform is not None:
             raise SourceError(
@@ -151,7 +217,7 @@ class SourceResolver:
                 Child(d, pinned.with_digest(d.digest), False, is_attestation(d.annotations))
                 for d in children
             ),
-            (),
+            found.warnings,
             fetched.digest,
         )
 

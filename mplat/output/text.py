@@ -253,13 +253,22 @@ def _copy_summary(plan: Plan) -> list[str]:
     return lines
 
 
-def render_result(result: ApplyResult, style: Style | None = None) -> str:
+def render_result(
+    result: ApplyResult, style: Style | None = None, elapsed: float | None = None
+) -> str:
+    """Each failure, then the summary: what was done, by kind, and ``elapsed`` seconds."""
     s = style or Style(False)
     out = []
     for o in result.failed:
         out.append(s.red("Error: ") + f"{o.address}: {o.message}")
-    done = [o for o in result.outcomes if o.ok]
-    summary = f"Apply complete: {len(done)} done, {len(result.failed)} failed."
+    n = result.counts()
+    same = f", {n['unchanged']} already up to date" if n["unchanged"] else ""
+    took = "" if elapsed is None else f" in {elapsed:.{2 if elapsed < 1 else 1}f} s"
+    summary = (
+        f"Apply complete: {len(result.outcomes) - n['failed']} done, {n['failed']} failed "
+        f"({n['created']} created, {n['updated']} updated, {n['repaired']} repaired, "
+        f"{n['deleted']} deleted{same}){took}."
+    )
     out.append(s.bold(summary) if not result.failed else s.red(summary))
     return "\n".join(out) + "\n"
 

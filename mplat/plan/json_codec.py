@@ -32,7 +32,7 @@ def plan_to_json(plan: Plan, show_no_op: bool = False) -> dict[str, Any]:
     a cron job over 240 in-sync tags should not read 793 KB to learn that nothing changed."""
     return {
         "format_version": FORMAT_VERSION,
-        "changes": [_change_json(c) for c in plan.changes if show_no_op or c.action != "no-op"],
+        "changes": [change_json(c) for c in plan.changes if show_no_op or c.action != "no-op"],
         "summary": plan.summary(),
         "errors": [error_json(e) for e in plan.errors],
         "warnings": sorted({w for c in plan.changes for w in c.warnings}),
@@ -42,7 +42,8 @@ def plan_to_json(plan: Plan, show_no_op: bool = False) -> dict[str, Any]:
     }
 
 
-def _change_json(c: Change) -> dict[str, Any]:
+def change_json(c: Change) -> dict[str, Any]:
+    """One entry of ``changes``; ``--json-stream``'s ``planned_change`` carries the same."""
     after = live_json(c.after)
     sources = c.desired.entry_sources if c.desired else ()
     if after is not None and after.get("kind") == "list":

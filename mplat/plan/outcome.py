@@ -45,6 +45,7 @@ class Outcome:
     message: str
     interrupted: bool = False  # not attempted: a stop was requested first
     unknown: bool = False  # cut off mid-write: the tag may or may not have moved
+    unchanged: bool = False  # ok, and nothing written: the tag was already as desired
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,3 +70,16 @@ class ApplyResult:
     @property
     def failed(self) -> list[Outcome]:
         return [o for o in self.outcomes if not o.ok]
+
+    def counts(self) -> dict[str, int]:
+        """The outcomes by what they did; ``unchanged`` tags already were as desired."""
+        counts = dict.fromkeys(COUNTS, 0)
+        for o in self.outcomes:
+            key = "failed" if not o.ok else "unchanged" if o.unchanged else _DONE[o.action]
+            counts[key] += 1
+        return counts
+
+
+_DONE = {"create": "created", "update": "updated", "repair": "repaired", "delete": "deleted"}
+COUNTS = (*_DONE.values(), "unchanged", "failed")
+"""The keys of ``ApplyResult.counts``, in the order summaries name them."""

@@ -1,4 +1,5 @@
-"""`mplat --version` and `mplat validate` must not import what they do not use (issue 6)."""
+"""`mplat --version`, `validate`, `schema` and `completion` must not import what they do not
+use (issue 6)."""
 
 from __future__ import annotations
 
@@ -28,8 +29,13 @@ def imported_modules(*args: str) -> set[str]:
 @pytest.mark.parametrize(
     ("args", "absent"),
     [
-        (("--version",), {"asyncio", "httpx", "deepdiff", "jsonschema", "ruamel.yaml"}),
-        (("validate", "-f", "examples/manifests.yaml"), {"asyncio", "httpx", "deepdiff"}),
+        (("--version",), {"asyncio", "httpx", "deepdiff", "jsonschema", "ruamel.yaml", "rich"}),
+        (("validate", "-f", "examples/manifests.yaml"), {"asyncio", "httpx", "deepdiff", "rich"}),
+        (("schema",), {"asyncio", "httpx", "deepdiff", "jsonschema", "ruamel.yaml", "rich"}),
+        (
+            ("completion", "bash"),
+            {"asyncio", "httpx", "deepdiff", "jsonschema", "ruamel.yaml", "rich"},
+        ),
     ],
 )
 def test_light_commands_import_only_what_they_use(args: tuple[str, ...], absent: set[str]) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 from mplat.config.model import EntrySpec, Format, ListSpec, Location, State
 from mplat.engine.apply import Applier
 from mplat.engine.planner import PlanOptions, Target, build_plan
+from mplat.plan.lock import Lock
 from mplat.plan.model import Change, Plan
 from mplat.plan.outcome import ApplyResult
 from mplat.values.platform import Platform
@@ -73,9 +74,12 @@ def target(address: str) -> Target:
 
 
 def plan(
-    registries: MemoryRegistries, *lists: ListSpec, targets: Collection[Target] | None = None
+    registries: MemoryRegistries,
+    *lists: ListSpec,
+    targets: Collection[Target] | None = None,
+    lock: Lock | None = None,
 ) -> Plan:
-    return asyncio.run(build_plan(lists, registries, PlanOptions(targets=targets)))
+    return asyncio.run(build_plan(lists, registries, PlanOptions(targets=targets, lock=lock)))
 
 
 def apply(registries: MemoryRegistries, plan: Plan, **options: Any) -> ApplyResult:

@@ -6,12 +6,14 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from mplat.cli import wiring
+from mplat.cli import locking, wiring
 from mplat.cli.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, UsageError
 from mplat.cli.printing import check_view, print_plan
+from mplat.cli.reporter import Reporter
 from mplat.cli.variables import load
 from mplat.engine.planner import PlanOptions, Target, build_plan, unmatched_targets
 from mplat.output.text import blocked_message
+from mplat.plan.events import Listener, ignore
 from mplat.values.reference import ReferenceError, parse_reference
 
 if TYPE_CHECKING:
@@ -21,11 +23,14 @@ if TYPE_CHECKING:
 
 
 def run(args: argparse.Namespace) -> int:
-    return wiring.run(_plan(args))
+    reporter = Reporter.of(args)
+    with reporter.run_errors():
+        return wiring.run(_plan(args, reporter))
 
 
-async def _plan(args: argparse.Namespace) -> int:
+async def _plan(args: argparse.Namespace, reporter: Reporter | None = None) -> int:
     check_view(args)
+    reporter = reporter or Reporter()
     config = load(args)
     if args.out:
         from mplat.plan.planfile import check_destination
@@ -33,9 +38,11 @@ async def _plan(args: argparse.Namespace) -> int:
         check_destination(args.out)
     pool = wiring.registry_pool(config, args)
     try:
-        plan = await make_plan(args, config, pool)
+        with reporter.planning():
+            plan = await make_plan(args, config, pool, reporter)
     finally:
         await pool.aclose()
+    reporter.planned(plan)
     print_plan(args, plan)
     if args.out:
         from mplat.plan.planfile import save_plan
@@ -46,6 +53,7 @@ async def _plan(args: argparse.Namespace) -> int:
         )
     blocked = blocked_message(plan)
     if blocked:
+        reporter.error(blocked)
         print(f"Error: {blocked}", file=sys.stderr)
         return EXIT_ERROR
     if plan.errors:
@@ -55,14 +63,19 @@ async def _plan(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-async def make_plan(args: argparse.Namespace, config: Config, pool: Registries) -> Plan:
-    """The plan for the config, limited to ``--target`` tags; shared with ``mplat apply``."""
+async def make_plan(
+    args: argparse.Namespace, config: Config, pool: Registries, events: Listener = ignore
+) -> Plan:
+    """The plan for the config, limited to ``--target`` tags; shared with ``mplat apply``.
+
+    ``events`` hears each list as it is planned."""
     targets = _targets(args.target)
     if targets is not None:
         problems = unmatched_targets(config.lists, targets)
         if problems:
             raise UsageError("\n".join(problems))
-    return await build_plan(config.lists, pool, PlanOptions(targets=targets))
+    lock = await locking.lock_for_plan(args, config, pool)
+    return await build_plan(config.lists, pool, PlanOptions(targets=targets, lock=lock), events)
 
 
 def _targets(values: list[str]) -> set[Target] | None:

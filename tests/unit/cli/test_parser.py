@@ -32,7 +32,7 @@ def test_help_goes_to_stdout_and_exits_0(
 
 def test_top_level_help_names_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     _, out, _ = exits(capsys, "--help")
-    for command in ("validate", "plan", "apply", "import"):
+    for command in ("validate", "plan", "apply", "show", "import", "lock", "schema", "completion"):
         assert command in out
 
 
@@ -43,11 +43,16 @@ def test_top_level_help_names_every_command(capsys: pytest.CaptureFixture[str]) 
         (("deploy",), "invalid choice: 'deploy'"),
         (("plan", "--bogus"), "unrecognized arguments: --bogus"),
         (("validate", "--json"), "unrecognized arguments: --json"),
+        (("validate", "a.yaml", "-f", "b.yaml", "c.yaml"), "unrecognized arguments: c.yaml"),
+        (("completion",), "the following arguments are required: SHELL"),
+        (("schema", "-f", "x.yaml"), "unrecognized arguments: -f x.yaml"),
         (("plan", "--parallelism", "0"), "expected a whole number >= 1, got 0"),
         (("plan", "--retries", "two"), "expected a whole number, got 'two'"),
         (("plan", "--timeout", "nan"), "expected a number of seconds > 0, got 'nan'"),
         (("apply", "--timeout", "-1"), "expected a number of seconds > 0, got '-1'"),
         (("apply", "--timeout", "soon"), "expected a number of seconds, got 'soon'"),
+        (("lock", "--no-lock"), "unrecognized arguments: --no-lock"),
+        (("lock", "--target", "a:1"), "unrecognized arguments: --target"),
     ],
 )
 def test_usage_errors_exit_1_with_usage_and_one_error_line(
@@ -80,3 +85,30 @@ def test_defaults() -> None:
 def test_file_is_repeatable_in_order() -> None:
     args = build_parser().parse_args(["plan", "-f", "b.yaml", "--file", "conf.d", "-f", "a.yml"])
     assert config_paths(args) == ["b.yaml", "conf.d", "a.yml"]
+
+
+def test_lock_flags() -> None:
+    for command in ("plan", "apply", "lock"):
+        args = build_parser().parse_args([command])
+        assert (args.lock_file, args.update_lock) == (None, False)
+        args = build_parser().parse_args([command, "--lock", "x.lock", "--update-lock"])
+        assert (args.lock_file, args.update_lock) == ("x.lock", True)
+    for command in ("plan", "apply"):
+        assert build_parser().parse_args([command, "--no-lock"]).no_lock is True
+
+
+@pytest.mark.parametrize("command", ["plan", "apply"])
+def test_json_stream_and_no_progress_on_plan_and_apply(command: str) -> None:
+    off = build_parser().parse_args([command])
+    assert (off.json, off.json_stream, off.no_progress) == (False, False, False)
+    on = build_parser().parse_args([command, "--json-stream", "--no-progress"])
+    assert (on.json, on.json_stream, on.no_progress) == (False, True, True)
+
+
+@pytest.mark.parametrize("command", ["plan", "apply"])
+def test_json_and_json_stream_exclude_each_other(
+    capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    code, out, err = exits(capsys, command, "--json", "--json-stream")
+    assert (code, out) == (1, "")
+    assert "argument --json-stream: not allowed with argument --json" in err

@@ -6,6 +6,7 @@ import pytest
 
 from mplat.cli import wiring
 from mplat.cli.interrupt import Interrupt
+from mplat.plan.events import Event, PlanStarted
 from tests.support.memregistry import MemoryRegistries
 
 
@@ -20,3 +21,10 @@ def test_the_applier_shares_the_runs_stop_events(capsys: pytest.CaptureFixture[s
     assert applier.hard()
     applier.progress("created r/a:1")
     assert capsys.readouterr() == ("", "  created r/a:1\n")
+
+
+def test_the_applier_tells_the_runs_listener() -> None:
+    heard: list[Event] = []
+    applier = wiring.applier(MemoryRegistries(), Interrupt(), heard.append)
+    applier.events(PlanStarted(1))
+    assert heard == [PlanStarted(1)]

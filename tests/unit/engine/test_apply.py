@@ -9,6 +9,7 @@ import pytest
 
 from mplat.config.model import ListSpec
 from mplat.engine.apply import Applier
+from mplat.plan.events import ApplyEnded, ApplyStarted, Event
 from mplat.plan.model import Plan
 from mplat.plan.outcome import MovedTag, StalePlanError
 from tests.support.engine import HOST, NAME, OTHER, REPO, actions, apply, by_address, listspec, plan
@@ -264,3 +265,76 @@ def test_progress_reports_each_write(registries: MemoryRegistries, reg: MemoryRe
     desired = by_address(p)[f"{NAME}:a"].desired
     assert desired is not None
     assert lines == [f"{NAME}:a: created {desired.digest}"]
+
+
+# --- events ----------------------------------------------------------------------------------
+
+
+def test_each_change_is_started_before_its_write_and_ended_after_it(
+    registries: MemoryRegistries, reg: MemoryRegistry
+) -> None:
+    """The listener sees the registry as it is at each event: absent at start, written at end."""
+    p = plan(registries, copied_list(registries, ["v1", "v2"]))
+    digest = by_address(p)[f"{NAME}:v1"].desired.digest  # type: ignore[union-attr]
+    seen: list[tuple[str, str, str | None]] = []
+
+    def listen(event: Event) -> None:
+        if isinstance(event, ApplyStarted):
+            seen.append(("start", event.change.tag, reg.tag_digest(REPO, event.change.tag)))
+        elif isinstance(event, ApplyEnded):
+            tag = event.outcome.address.rpartition(":")[2]
+            seen.append(("end", tag, reg.tag_digest(REPO, tag)))
+
+    result = apply(registries, p, events=listen)
+    assert not result.failed
+    assert seen == [
+        ("start", "v1", None),
+        ("start", "v2", None),  # a list's tags start together: their children come first
+        ("end", "v1", digest),
+        ("end", "v2", digest),
+    ]
+
+
+def test_every_outcome_is_heard_once_and_a_tag_already_right_is_unchanged(
+    registries: MemoryRegistries, reg: MemoryRegistry
+) -> None:
+    p = plan(registries, local_list(reg, ["a", "b"]))
+    first = by_address(p)[f"{NAME}:a"]
+    assert first.desired is not None
+    held = reg.repo(REPO)  # another writer got "a" right already
+    held.manifests[first.desired.digest] = (first.desired.body, first.desired.media_type)
+    held.tags["a"] = first.desired.digest
+    heard: list[Event] = []
+    result = apply(registries, p, events=heard.append)
+    ended = [e.outcome for e in heard if isinstance(e, ApplyEnded)]
+    assert ended == result.outcomes
+    assert [(o.address, o.unchanged) for o in ended] == [(f"{NAME}:a", True), (f"{NAME}:b", False)]
+    assert result.counts() == {
+        "created": 1,
+        "updated": 0,
+        "repaired": 0,
+        "deleted": 0,
+        "unchanged": 1,
+        "failed": 0,
+    }
+
+
+def test_a_stop_first_is_heard_as_outcomes_without_a_start(
+    registries: MemoryRegistries, reg: MemoryRegistry
+) -> None:
+    p = plan(registries, local_list(reg, ["a", "b"]))
+    heard: list[Event] = []
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        stop.set()
+        await Applier(registries, stop=stop, events=heard.append).apply(p)
+
+    asyncio.run(run())
+    assert not any(isinstance(e, ApplyStarted) for e in heard)
+    assert [
+        (e.outcome.address, e.outcome.interrupted) for e in heard if isinstance(e, ApplyEnded)
+    ] == [
+        (f"{NAME}:a", True),
+        (f"{NAME}:b", True),
+    ]

@@ -168,6 +168,7 @@ def test_tag_already_gone_counts_as_deleted(registries: MemoryRegistries) -> Non
     del reg.repo(REPO).tags["gone"]
     outcome = delete(registries, p)
     assert (outcome.ok, outcome.message) == (True, "deleted (already absent)")
+    assert outcome.unchanged  # counted apart: nothing was deleted by this apply
     assert reg.writes() == []
 
 

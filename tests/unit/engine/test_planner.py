@@ -8,9 +8,12 @@ import json
 import pytest
 
 from mplat.config.model import ListSpec
-from mplat.engine.planner import Target, unmatched_targets
-from mplat.plan.model import OWNER_ANNOTATION, ImageView, ListView
+from mplat.engine.planner import Target, build_plan, unmatched_targets
+from mplat.plan.events import Event, ListPlanned, PlanStarted
+from mplat.plan.lock import Lock, Pin
+from mplat.plan.model import OWNER_ANNOTATION, ImageView, ListView, Plan
 from mplat.plan.wording import diff_text
+from mplat.registry.api import ManifestInfo
 from mplat.values import mediatypes as mt
 from mplat.values.manifest import Descriptor, render_index
 from mplat.values.reference import parse_reference, parse_repository
@@ -456,3 +459,190 @@ def test_plan_carries_what_planning_cost(registries: MemoryRegistries, reg: Memo
     two_images(reg)
     p = plan(registries, present(["v1"]))
     assert p.requests["HEAD"] >= 3  # the tag and both sources
+
+
+# --- the lock: sources resolve to their pins --------------------------------------------------
+
+
+def lock_of(*images: tuple[str, Descriptor]) -> Lock:
+    """The lock pinning each ``(tag of REPO, descriptor)`` as ``mplat lock`` would."""
+    return Lock(
+        {f"{NAME}:{tag}": Pin(d.digest, d.media_type, d.size) for tag, d in images}, "m.lock"
+    )
+
+
+def test_a_locked_source_whose_tag_moved_is_reported_and_not_followed(
+    registries: MemoryRegistries, reg: MemoryRegistry
+) -> None:
+    amd, arm = two_images(reg)
+    lock = lock_of(("amd64", amd), ("arm64", arm))
+    apply(registries, plan(registries, present(["v1"]), lock=lock))
+    moved = push_image(reg, REPO, "amd64", "linux/amd64", salt="rebuilt")
+
+    p = plan(registries, present(["v1"]), lock=lock)
+    assert actions(p) == {f"{NAME}:v1": "no-op"}
+    change = by_address(p)[f"{NAME}:v1"]
+    assert change.warnings == (
+        f"source {NAME}:amd64 moved since locking: locked {amd.digest}, now {moved.digest}; "
+        "not followed until the lock is updated (`mplat lock --update-lock` or `mplat plan "
+        "--update-lock` follows the tag)",
+    )
+    assert change.desired is not None
+    assert change.desired.sources == {f"{NAME}:amd64": amd.digest, f"{NAME}:arm64": arm.digest}
+    # Without the lock the same config follows the tag.
+    assert actions(plan(registries, present(["v1"]))) == {f"{NAME}:v1": "update"}
+
+
+def test_the_lock_costs_the_same_requests_as_following_the_tags(
+    registries: MemoryRegistries, reg: MemoryRegistry
+) -> None:
+    amd, arm = two_images(reg)
+    unlocked = dict(plan(registries, present(["v1"])).requests)  # counts add up in one run
+    locked = plan(registries, present(["v1"]), lock=lock_of(("amd64", amd), ("arm64", arm)))
+    assert locked.requests == {method: 2 * n for method, n in unlocked.items()}
+    assert ("get_manifest", REPO, amd.digest) in reg.calls  # the pin is read by digest
+
+
+def test_a_source_not_in_the_lock_fails_its_list_and_an_optional_one_is_skipped(
+    registries: MemoryRegistries, reg: MemoryRegistry
+) -> None:
+    amd, _ = two_images(reg)
+    lock = lock_of(("amd64", amd))
+    (error,) = plan(registries, present(["v1"]), lock=lock).errors
+    assert error.message == (
+        f"mplat.yaml:7:9: source {NAME}:arm64 is not in m.lock; run `mplat lock` to pin it"
+    )
+    late = entry(f"{NAME}:arm64", optional=True, line=9)
+    p = plan(registries, listspec(NAME, ["v1"], f"{NAME}:amd64", late), lock=lock)
+    assert not p.errors
+    change = by_address(p)[f"{NAME}:v1"]
+    assert change.desired is not None and len(change.desired.entries) == 1
+    assert change.warnings == (
+        f"mplat.yaml:9:9: optional entry skipped: source {NAME}:arm64 is not in m.lock; "
+        "run `mplat lock` to pin it",
+    )
+    (error,) = plan(registries, listspec(NAME, ["v1"], late), lock=lock).errors
+    assert f"({NAME}:arm64 is not in the lock)" in error.message
+
+
+def test_a_digest_pinned_source_needs_no_pin(
+    registries: MemoryRegistries, reg: MemoryRegistry
+) -> None:
+    amd, _ = two_images(reg)
+    spec = listspec(NAME, ["v1"], f"{NAME}@{amd.digest}")
+    assert actions(plan(registries, spec, lock=Lock())) == {f"{NAME}:v1": "create"}
+
+
+def test_a_pinned_manifest_gone_from_the_registry_is_an_error(
+    registries: MemoryRegistries, reg: MemoryRegistry
+) -> None:
+    amd, arm = two_images(reg)
+    lock = lock_of(("amd64", amd), ("arm64", arm))
+    push_image(reg, REPO, "amd64", "linux/amd64", salt="rebuilt")
+    del reg.repo(REPO).manifests[amd.digest]
+    (error,) = plan(registries, present(["v1"]), lock=lock).errors
+    assert error.message.startswith(
+        f"mplat.yaml:7:9: source {NAME}:amd64: {amd.digest}, the digest m.lock pins, is not "
+        "in the registry; `mplat lock --update-lock`"
+    )
+
+
+def test_a_source_tag_deleted_since_locking_still_publishes_its_pin_with_a_warning(
+    registries: MemoryRegistries, reg: MemoryRegistry
+) -> None:
+    amd, arm = two_images(reg)
+    del reg.repo(REPO).tags["arm64"]
+    p = plan(registries, present(["v1"]), lock=lock_of(("amd64", amd), ("arm64", arm)))
+    change = by_address(p)[f"{NAME}:v1"]
+    assert change.action == "create" and change.desired is not None
+    assert [e.digest for e in change.desired.entries] == [amd.digest, arm.digest]
+    assert change.warnings[0].startswith(
+        f"source {NAME}:arm64 no longer exists; using the digest m.lock pins, {arm.digest}"
+    )
+
+
+def test_a_pin_that_contradicts_the_manifest_is_refused(
+    registries: MemoryRegistries, reg: MemoryRegistry
+) -> None:
+    amd, arm = two_images(reg)
+    edited = Lock(
+        {
+            f"{NAME}:amd64": Pin(amd.digest, amd.media_type, amd.size + 1),
+            f"{NAME}:arm64": Pin(arm.digest, arm.media_type, arm.size),
+        },
+        "m.lock",
+    )
+    (error,) = plan(registries, present(["v1"]), lock=edited).errors
+    assert f"m.lock says {amd.digest} is {amd.media_type} of {amd.size + 1} bytes" in error.message
+    assert "the lock was edited by hand" in error.message
+
+
+def test_the_plan_notes_the_lock_and_its_unused_pins(
+    registries: MemoryRegistries, reg: MemoryRegistry
+) -> None:
+    amd, arm = two_images(reg)
+    lock = lock_of(("amd64", amd), ("arm64", arm), ("old", amd))
+    p = plan(registries, present(["v1"]), lock=lock)
+    assert p.notices == (
+        "sources pinned by m.lock (3 pins)",
+        f"m.lock: 1 pin that no entry uses: {NAME}:old (`mplat lock` drops them)",
+    )
+
+
+# --- events ----------------------------------------------------------------------------------
+
+
+def test_each_list_is_reported_as_soon_as_it_is_planned(
+    registries: MemoryRegistries, reg: MemoryRegistry
+) -> None:
+    """The fast list's event comes while the slow list still waits: not all at the end."""
+    two_images(reg, "acme/fast")
+    two_images(reg, "acme/slow")
+    lists = [present(["1"], "acme/slow"), present(["1", "2"], "acme/fast")]
+    heard: list[Event] = []
+
+    async def run() -> Plan:
+        gate = asyncio.Event()
+        head = reg.head_manifest
+
+        async def held(repository: str, ref: str) -> ManifestInfo | None:
+            if repository == "acme/slow" and not ref.startswith("sha256:"):
+                await gate.wait()  # released only by the fast list's event
+            return await head(repository, ref)
+
+        def listen(event: Event) -> None:
+            heard.append(event)
+            if isinstance(event, ListPlanned):
+                gate.set()
+
+        reg.head_manifest = held  # type: ignore[method-assign]
+        return await asyncio.wait_for(build_plan(lists, registries, events=listen), 5)
+
+    p = asyncio.run(run())
+    assert heard[0] == PlanStarted(2)
+    assert all(isinstance(e, ListPlanned) for e in heard[1:]) and len(heard) == 3
+    first, second = heard[1:]
+    assert isinstance(first, ListPlanned) and isinstance(second, ListPlanned)
+    assert [c.address for c in first.changes] == [f"{HOST}/acme/fast:1", f"{HOST}/acme/fast:2"]
+    assert [c.address for c in second.changes] == [f"{HOST}/acme/slow:1"]
+    assert p.changes[0].address == f"{HOST}/acme/slow:1"  # the plan keeps its order
+
+
+def test_a_list_that_fails_to_plan_is_reported_with_its_error(
+    registries: MemoryRegistries, reg: MemoryRegistry
+) -> None:
+    heard: list[Event] = []
+    missing = listspec(NAME, ["x"], f"{NAME}:nope")
+    p = asyncio.run(build_plan([missing], registries, events=heard.append))
+    assert heard == [PlanStarted(1), ListPlanned((), p.errors)]
+    assert len(p.errors) == 1
+
+
+def test_a_prune_scan_counts_as_one_more_list(
+    registries: MemoryRegistries, reg: MemoryRegistry
+) -> None:
+    two_images(reg)
+    heard: list[Event] = []
+    asyncio.run(build_plan([present(["1"], prune=True)], registries, events=heard.append))
+    assert heard[0] == PlanStarted(2)
+    assert sum(isinstance(e, ListPlanned) for e in heard) == 2

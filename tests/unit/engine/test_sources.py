@@ -1,16 +1,28 @@
-"""Tests for the pure parts of mplat.engine.sources: declared vs actual platforms, selection."""
+"""mplat.engine.sources: declared vs actual platforms, selection, and resolving under a lock."""
 
 from __future__ import annotations
+
+import asyncio
 
 import pytest
 
 from mplat.config.model import EntrySpec, Location
-from mplat.engine.sources import SourceError, check_declared, select_from_index
+from mplat.engine.sources import (
+    SourceError,
+    SourceResolver,
+    check_declared,
+    is_missing,
+    select_from_index,
+)
+from mplat.plan.lock import Lock, Pin, key
+from mplat.registry.errors import ErrorDetail, NotFoundError, RegistryError
 from mplat.values import mediatypes as mt
 from mplat.values.manifest import Descriptor, Index, is_attestation
 from mplat.values.platform import Platform
-from mplat.values.reference import Reference
+from mplat.values.reference import Reference, parse_reference
 from tests.support.builders import D1, D2, DA, DB, DC, DD, DE, DF
+from tests.support.engine import HOST, REPO
+from tests.support.memregistry import MemoryRegistries, MemoryRegistry, push_image
 
 IMAGE = Reference("localhost:5000", "acme/src", tag="1.0")
 HERE = Location("manifests.yaml", 7, 9)
@@ -236,3 +248,43 @@ def test_select_docker_list() -> None:
     index = Index(mt.DOCKER_LIST, (a, b))
     assert select_from_index(spec("linux/ppc64le"), index) == [b]
     assert select_from_index(spec(all_=True), index) == [a, b]
+
+
+# --- SourceResolver under a lock ---------------------------------------------------------------
+
+
+def test_a_pinned_source_counts_as_seen_only_while_its_tag_still_holds_the_pin(
+    registries: MemoryRegistries, reg: MemoryRegistry
+) -> None:
+    image = parse_reference(f"{HOST}/{REPO}:amd64")
+    first = push_image(reg, REPO, "amd64", "linux/amd64")
+    lock = Lock({key(image): Pin(first.digest, first.media_type, first.size)}, "m.lock")
+
+    found = asyncio.run(SourceResolver(registries, lock).manifest(image))
+    assert (found.fetched.digest, found.seen_live, found.warnings) == (first.digest, True, ())
+
+    push_image(reg, REPO, "amd64", "linux/amd64", salt="moved")
+    found = asyncio.run(SourceResolver(registries, lock).manifest(image))
+    assert found.fetched.digest == first.digest and not found.seen_live
+    assert len(found.warnings) == 1 and "moved since locking" in found.warnings[0]
+
+
+def test_without_a_pin_the_error_says_unlocked_not_missing(registries: MemoryRegistries) -> None:
+    image = parse_reference(f"{HOST}/{REPO}:amd64")
+    with pytest.raises(SourceError) as caught:
+        asyncio.run(SourceResolver(registries, Lock()).manifest(image))
+    assert caught.value.unlocked and not caught.value.missing
+    assert str(caught.value) == (
+        f"source {image} is not in the lock file; run `mplat lock` to pin it"
+    )
+    assert registries.client(HOST).calls == []  # refused before asking the registry
+
+
+def test_missing_means_the_registry_said_so() -> None:
+    def err(status: int, code: str, cls: type[RegistryError] = RegistryError) -> RegistryError:
+        return cls(HOST, REPO, "x", status=status, errors=(ErrorDetail(code, "x"),))
+
+    assert is_missing(err(404, "MANIFEST_UNKNOWN", NotFoundError))
+    assert is_missing(err(404, "NAME_UNKNOWN"))
+    assert not is_missing(err(401, "UNAUTHORIZED"))
+    assert not is_missing(err(500, "UNKNOWN"))

@@ -333,10 +333,9 @@ def test_render_result_success() -> None:
     result = ApplyResult(
         [Outcome(f"{REPO}:a", "create", True, ""), Outcome(f"{REPO}:b", "update", True, "")]
     )
-    assert render_result(result) == "Apply complete: 2 done, 0 failed.\n"
-    assert render_result(result, Style(True)) == (
-        "\x1b[1mApply complete: 2 done, 0 failed.\x1b[0m\n"
-    )
+    summary = "Apply complete: 2 done, 0 failed (1 created, 1 updated, 0 repaired, 0 deleted)."
+    assert render_result(result) == summary + "\n"
+    assert render_result(result, Style(True)) == f"\x1b[1m{summary}\x1b[0m\n"
 
 
 def test_render_result_with_failures() -> None:
@@ -347,17 +346,34 @@ def test_render_result_with_failures() -> None:
             Outcome(f"{REPO}:c", "delete", False, "tag moved"),
         ]
     )
+    summary = "Apply complete: 1 done, 2 failed (1 created, 0 updated, 0 repaired, 0 deleted)."
     assert render_result(result) == (
-        f"Error: {REPO}:b: 403 denied\n"
-        f"Error: {REPO}:c: tag moved\n"
-        "Apply complete: 1 done, 2 failed.\n"
+        f"Error: {REPO}:b: 403 denied\nError: {REPO}:c: tag moved\n{summary}\n"
     )
-    coloured = render_result(result, Style(True))
-    assert "\x1b[31mApply complete: 1 done, 2 failed.\x1b[0m" in coloured
+    assert f"\x1b[31m{summary}\x1b[0m" in render_result(result, Style(True))
 
 
 def test_render_result_empty() -> None:
-    assert render_result(ApplyResult()) == "Apply complete: 0 done, 0 failed.\n"
+    assert render_result(ApplyResult()) == (
+        "Apply complete: 0 done, 0 failed (0 created, 0 updated, 0 repaired, 0 deleted).\n"
+    )
+
+
+def test_render_result_names_each_kind_of_change_and_the_elapsed_time() -> None:
+    result = ApplyResult(
+        [
+            Outcome(f"{REPO}:a", "create", True, "created"),
+            Outcome(f"{REPO}:b", "create", True, "created"),
+            Outcome(f"{REPO}:c", "update", True, "updated"),
+            Outcome(f"{REPO}:d", "repair", True, "children restored"),
+            Outcome(f"{REPO}:e", "delete", True, "deleted (by digest)"),
+            Outcome(f"{REPO}:f", "update", True, "already up to date", unchanged=True),
+        ]
+    )
+    assert render_result(result, elapsed=3.24) == (
+        "Apply complete: 6 done, 0 failed (2 created, 1 updated, 1 repaired, 1 deleted, "
+        "1 already up to date) in 3.2 s.\n"
+    )
 
 
 def test_errors_sharing_one_cause_are_printed_once_with_the_lists_they_affect() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mplat.plan.outcome import ApplyResult, MovedTag, Outcome, StalePlanError
+from mplat.plan.outcome import COUNTS, ApplyResult, MovedTag, Outcome, StalePlanError
 from mplat.values.errors import MplatError
 from tests.support.builders import DA, DB, REPO
 
@@ -30,3 +30,28 @@ def test_failed_lists_the_outcomes_that_did_not_succeed() -> None:
     ok = Outcome(f"{REPO}:a", "create", True, "")
     bad = Outcome(f"{REPO}:b", "update", False, "403 denied")
     assert ApplyResult([ok, bad]).failed == [bad]
+
+
+def test_counts_name_what_each_outcome_did() -> None:
+    result = ApplyResult(
+        [
+            Outcome(f"{REPO}:a", "create", True, "created"),
+            Outcome(f"{REPO}:b", "update", True, "updated"),
+            Outcome(f"{REPO}:c", "update", True, "already up to date", unchanged=True),
+            Outcome(f"{REPO}:d", "repair", True, "children restored"),
+            Outcome(f"{REPO}:e", "delete", True, "deleted (by tag)"),
+            Outcome(f"{REPO}:f", "delete", True, "deleted (already absent)", unchanged=True),
+            Outcome(f"{REPO}:g", "create", False, "403 denied"),
+            Outcome(f"{REPO}:h", "create", False, "not written (stopped first)", True),
+        ]
+    )
+    assert result.counts() == {
+        "created": 1,
+        "updated": 1,
+        "repaired": 1,
+        "deleted": 1,
+        "unchanged": 2,
+        "failed": 2,
+    }
+    assert tuple(result.counts()) == COUNTS
+    assert ApplyResult().counts() == dict.fromkeys(COUNTS, 0)

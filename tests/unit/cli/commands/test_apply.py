@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from mplat.cli import prompt
 from mplat.cli.commands import apply
 from mplat.cli.errors import UsageError
+from mplat.cli.reporter import Reporter
 from mplat.plan.model import Plan, PlanError
 from tests.support.builders import REPO, create, delete, no_op
 
@@ -76,6 +78,11 @@ def test_otherwise_the_prompt_decides(monkeypatch: pytest.MonkeyPatch, answer: b
             {"allow_partial": True},
             "--allow-partial: a saved plan never has errors, so it has no use",
         ),
+        (
+            {"update_lock": True},
+            "--update-lock: a saved plan's sources were resolved when it was made; the lock "
+            "applies to plans being made",
+        ),
     ],
 )
 def test_a_saved_plan_refuses_flags_for_making_plans(
@@ -89,3 +96,15 @@ def test_a_saved_plan_refuses_flags_for_making_plans(
 
 def test_a_saved_plan_without_a_config_file_uses_default_settings(tmp_path: Path) -> None:
     assert apply._try_load_for_settings(argparse.Namespace(file=str(tmp_path / "no.yaml"))) is None
+
+
+def test_a_blocked_plan_is_an_errored_line_on_the_stream(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    plan = Plan((create(), delete(prevent_destroy=True)))
+    assert not apply._may_apply(flags(auto_approve=True), plan, True, Reporter(stream=True))
+    out, err = capsys.readouterr()
+    (line,) = [json.loads(text) for text in out.splitlines()]
+    assert (line["type"], line["phase"]) == ("errored", "run")
+    assert line["message"] == f"prevent_destroy forbids deleting: {REPO}:old"
+    assert err.startswith("Error: prevent_destroy forbids deleting")

@@ -51,3 +51,26 @@ def test_an_invalid_config_is_raised_for_main_to_print(tmp_path: Path) -> None:
     path.write_text("version: 2\nlists: []\n")
     with pytest.raises(ConfigError):
         validate.run(argparse.Namespace(file=str(path)))
+
+
+def test_file_arguments_are_one_config_as_f_flags_are(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`mplat validate a.yaml b.yaml` (as pre-commit runs it) means `-f a.yaml -f b.yaml`."""
+    first, second = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    first.write_text(
+        "version: 1\nvariables: {host: r.example}\nlists:\n"
+        "  - repository: ${host}/a\n    tags: [x]\n    manifests: [{image: r.example/s:1}]\n"
+    )
+    second.write_text(  # uses a variable only the first file declares: one config, or an error
+        "version: 1\nlists:\n"
+        "  - repository: ${host}/b\n    tags: [y, z]\n    manifests: [{image: r.example/s:1}]\n"
+    )
+    names = [str(first), str(second)]
+    assert validate.run(argparse.Namespace(file=None, files=names)) == 0
+    assert validate.run(argparse.Namespace(file=names, files=[])) == 0
+    assert validate.run(argparse.Namespace(file=names[:1], files=names[1:])) == 0
+    line = f"{first}, {second}: valid (2 lists, 3 tags).\n"
+    assert capsys.readouterr().out == line * 3
+    with pytest.raises(ConfigError, match="host"):
+        validate.run(argparse.Namespace(file=None, files=names[1:]))

@@ -1,0 +1,110 @@
+"""Lock files on disk: bounded reads that never block on a pipe, atomic writes.
+
+The format is ``plan/lock.py``; which path the lock of a config has is ``cli/locking.py``'s
+decision. A lock file is read as untrusted input: a regular file of at most MAX_LOCK_BYTES,
+every problem reported with the file's name (and line, where the format can tell).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from mplat.files import NotRegularFileError, open_regular, read_fd_capped, write_atomic
+from mplat.plan.lock import Lock, LockError, decode, encode
+
+__all__ = ["MAX_LOCK_BYTES", "check_destination", "read_lock", "write_lock"]
+
+MAX_LOCK_BYTES = 32 * 1024 * 1024
+"""A pin is about 250 bytes; the largest config (6 MiB, ~30,000 distinct sources) locks in
+under 8 MiB. The cap stops endless or hostile files before they are parsed."""
+
+
+def read_lock(path: str | os.PathLike[str]) -> Lock | None:
+    """The lock at ``path``, named by it in messages; None when there is no file there."""
+    p = Path(path)
+    raw = _read(p)
+    return None if raw is None else decode(raw, str(p))
+
+
+def write_lock(path: str | os.PathLike[str], lock: Lock) -> bool:
+    """Replace the file with ``lock`` atomically; False (nothing written) if it already says so.
+
+    Leaving an unchanged file alone keeps its mtime and inode, so build tools and watchers
+    see no change where there is none.
+    """
+    p = Path(path)
+    data = encode(lock).encode("utf-8")
+    check_destination(p)
+    try:
+        if _read(p) == data:
+            return False
+    except LockError:
+        pass  # an unreadable old file is replaced
+    try:
+        write_atomic(p, data, 0o644, prefix=".mplat-lock-")
+    except OSError as exc:
+        raise _write_error(p, exc) from None
+    return True
+
+
+def check_destination(path: str | os.PathLike[str]) -> None:
+    """Refuse a path a lock cannot be written to, before any registry is asked anything.
+
+    Only a regular file (or nothing) is replaced: os.replace would swap a device or a FIFO
+    for a regular file.
+    """
+    p = Path(path)
+    try:
+        mode = os.stat(p).st_mode
+    except FileNotFoundError:
+        mode = None
+    except (OSError, ValueError) as exc:
+        raise _write_error(p, exc) from None
+    if mode is not None and not stat.S_ISREG(mode):
+        reason = "is a directory" if stat.S_ISDIR(mode) else "not a regular file"
+        raise LockError(f"{p}: cannot write the lock file ({reason})")
+    try:
+        parent = os.stat(p.parent).st_mode
+    except (OSError, ValueError) as exc:
+        raise _write_error(p, exc) from None
+    if not stat.S_ISDIR(parent):
+        raise LockError(f"{p}: cannot write the lock file (Not a directory)")
+
+
+def _write_error(p: Path, exc: BaseException) -> LockError:
+    # Names the path the user has, never the temporary file the error may be about.
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return LockError(f"{p}: cannot write the lock file ({reason})")
+
+
+def _read(p: Path) -> bytes | None:
+    """At most MAX_LOCK_BYTES of a regular file; None when it does not exist."""
+    try:
+        fd = open_regular(p)
+    except FileNotFoundError:
+        return None
+    except NotRegularFileError as exc:
+        what = "is a directory" if stat.S_ISDIR(exc.st_mode) else "not a regular file"
+        raise LockError(f"{p}: {what}, not a lock file") from None
+    except IsADirectoryError:
+        raise LockError(f"{p}: is a directory, not a lock file") from None
+    except (OSError, ValueError) as exc:  # ValueError: NUL byte in the path
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise LockError(f"{p}: cannot read the lock file ({reason})") from None
+    try:
+        if os.fstat(fd).st_size > MAX_LOCK_BYTES:
+            raise _too_large(p)
+        data = read_fd_capped(fd, MAX_LOCK_BYTES)
+    except OSError as exc:
+        raise LockError(f"{p}: cannot read the lock file ({exc.strerror or exc})") from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_LOCK_BYTES:  # it grew while being read
+        raise _too_large(p)
+    return data
+
+
+def _too_large(p: Path) -> LockError:
+    return LockError(f"{p}: too large for a lock file (more than {MAX_LOCK_BYTES} bytes)")
