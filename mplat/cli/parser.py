@@ -193,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     machine = p.add_mutually_exclusive_group()
     machine.add_argument(
-        "--json", action="store_true", help="print the plan as JSON (format_version 1)"
+        "--json", action="store_true", help="print the plan as JSON (format_version 2)"
     )
     _events_flags(p, machine)
     p.add_argument(

@@ -1,7 +1,10 @@
 """The ``plan --json`` and ``apply --json`` documents: a contract for machines.
 
-Versioned on its own (``FORMAT_VERSION``), apart from the plan file: fields are only ever
-added, so a reader written for "1" keeps working. Encode only; mplat never reads these back.
+Versioned on its own (``FORMAT_VERSION``), apart from the plan file: within a version fields
+are only ever added, so a reader written for it keeps working. "2": unchanged tags are
+counted in ``summary`` and listed only on request (``--show-no-op``); each change says
+whether it is ``drift`` and each wanted entry its declared ``source``. Encode only; mplat
+never reads these back.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from mplat.plan.model import Change, Plan
 from mplat.plan.outcome import ApplyResult
 from mplat.plan.wire import child_json, diff_json, error_json, live_json
 
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"
 
 
 def dumps_plan(plan: Plan, show_no_op: bool = False) -> str:

@@ -283,7 +283,7 @@ lists:
     plan = run_cli("plan", "-f", str(cfg), "--json")
     assert plan.code == 1
     doc = json.loads(plan.out)
-    assert doc["format_version"] == "1"
+    assert doc["format_version"] == "2"
     assert [c["tag"] for c in doc["changes"]] == ["fine"]
     assert doc["summary"]["create"] == 1
     assert "does-not-exist not found" in doc["errors"][0]["message"]

@@ -24,7 +24,7 @@ USAGE = {
     "parallelism not a number": ["plan", "--parallelism", "many"],
     "parallelism zero": ["apply", "--parallelism", "0"],
     "timeout NaN": ["plan", "--timeout", "nan"],
-    "extra argument": ["validate", "extra"],
+    "extra argument": ["plan", "extra"],
 }
 
 
@@ -112,7 +112,7 @@ def test_apply_json_is_one_document(registry: RegistryServer, repo: str, tmp_pat
     run = run_cli("apply", "-f", str(cfg), "--auto-approve", "--json")
     assert run.code == 0, run.err
     doc = json.loads(run.out)
-    assert doc["format_version"] == "1"
+    assert doc["format_version"] == "2"
     assert doc["plan"]["summary"]["create"] == 1
     assert doc["plan"]["changes"][0]["tag"] == "good"
     (outcome,) = doc["outcomes"]

@@ -215,7 +215,7 @@ def applied_counts(result: Result) -> tuple[int, int]:
 
 def desired_digests(tmp_path: Path, cfg: Path) -> dict[TagKey, str]:
     """What the configuration wants each tag to hold, according to a fault-free plan."""
-    plan = run_mplat(tmp_path, "plan", "-f", str(cfg), "--json")
+    plan = run_mplat(tmp_path, "plan", "-f", str(cfg), "--json", "--show-no-op")
     assert plan.code == 0, plan.text
     doc = json.loads(plan.out)
     out = {}

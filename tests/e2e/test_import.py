@@ -198,7 +198,7 @@ def test_twenty_lists_by_docker_skopeo_and_mplat_import_with_no_changes(
     (d8,) = [s for s in config.lists if s.tags == ("d8",)]
     assert [str(e.platform) for e in d8.manifests] == ["linux/amd64", "linux/arm64/v8"]
     # A list mplat wrote is reproduced to its bytes: the plan's list is the live one.
-    plan = json.loads(run_cli("plan", "-f", str(out), "--json").out)
+    plan = json.loads(run_cli("plan", "-f", str(out), "--json", "--show-no-op").out)
     live = {c["tag"]: c for c in plan["changes"]}
     assert live["m4"]["action"] == "no-op"
     m4 = head_manifest(registry.url, repos["mplat"], "m4")

@@ -231,11 +231,11 @@ def test_missing_version_is_rejected() -> None:
 
 
 def test_the_file_version_is_not_the_json_plan_version() -> None:
-    """Each wire format is versioned on its own: the JSON plan's "1" is a string, not this."""
+    """Each wire format is versioned on its own: the JSON plan's "2" is a string, not this."""
     doc = _doc()
     assert doc["version"] == VERSION and not isinstance(VERSION, str)
     doc["version"] = FORMAT_VERSION
-    _decode_fails(_raw(doc), "plan file version '1' is not supported (expected 1)")
+    _decode_fails(_raw(doc), "plan file version '2' is not supported (expected 1)")
 
 
 @pytest.mark.parametrize(

@@ -59,7 +59,7 @@ def test_plan_to_json_structure() -> None:
         "rate_limits",
         "requests",
     ]
-    assert doc["format_version"] == "1"
+    assert doc["format_version"] == "2"
     assert doc["summary"] == {"create": 1, "update": 1, "repair": 0, "delete": 1, "no_op": 1}
     assert doc["errors"] == [{"repository": OTHER, "tags": ["t"], "message": "bad"}]
     assert doc["warnings"] == ["careful"]
@@ -148,7 +148,7 @@ def test_plan_to_json_image_before_and_stability() -> None:
 
 def test_plan_to_json_empty_plan() -> None:
     assert plan_to_json(Plan(())) == {
-        "format_version": "1",
+        "format_version": "2",
         "changes": [],
         "summary": {"create": 0, "update": 0, "repair": 0, "delete": 0, "no_op": 0},
         "errors": [],
@@ -199,7 +199,7 @@ def test_apply_to_json_wraps_the_plan_and_counts_outcomes() -> None:
     )
     doc = apply_to_json(plan, result)
     assert list(doc) == ["format_version", "plan", "outcomes", "summary"]
-    assert doc["format_version"] == FORMAT_VERSION == "1"
+    assert doc["format_version"] == FORMAT_VERSION == "2"
     assert doc["plan"] == plan_to_json(plan)
     assert doc["outcomes"] == [
         {"address": f"{REPO}:a", "action": "create", "ok": True, "message": "created"},
@@ -222,8 +222,8 @@ def test_dumps_are_the_documents_indented_by_two_without_a_final_newline() -> No
     plan = Plan((create("a"), no_op("b")), notices=("a notice",))
     text = dumps_plan(plan)
     assert text == json.dumps(plan_to_json(plan), indent=2)
-    assert text.startswith('{\n  "format_version": "1",\n  "changes": [\n    {\n')
+    assert text.startswith('{\n  "format_version": "2",\n  "changes": [\n    {\n')
     assert not text.endswith("\n")
     result = ApplyResult([Outcome(f"{REPO}:a", "create", True, "created")])
     assert dumps_apply(plan, result) == json.dumps(apply_to_json(plan, result), indent=2)
-    assert dumps_apply(plan, None).startswith('{\n  "format_version": "1",\n  "plan": {\n')
+    assert dumps_apply(plan, None).startswith('{\n  "format_version": "2",\n  "plan": {\n')
