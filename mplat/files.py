@@ -57,6 +57,45 @@ def open_regular(path: str | os.PathLike[str]) -> int:
     return fd
 
 
+class TooLargeError(OSError):
+    """``read_regular`` met a file over its limit (or one that grew past it while read)."""
+
+    def __init__(self, path: str | os.PathLike[str], limit: int) -> None:
+        super().__init__(errno.EFBIG, f"more than {limit} bytes", os.fspath(path))
+        self.limit = limit
+
+
+def read_regular(path: str | os.PathLike[str], limit: int) -> bytes:
+    """All of a regular file of at most ``limit`` bytes; pipes and devices could block or
+    never end. Raises what ``open_regular`` raises (FileNotFoundError, NotRegularFileError,
+    ValueError for a NUL byte in the path, ...) and TooLargeError; see ``read_refusal``."""
+    fd = open_regular(path)
+    try:
+        if os.fstat(fd).st_size > limit:
+            raise TooLargeError(path, limit)
+        data = read_fd_capped(fd, limit)
+    finally:
+        os.close(fd)
+    if len(data) > limit:  # it grew while being read
+        raise TooLargeError(path, limit)
+    return data
+
+
+def read_refusal(exc: BaseException, kind: str) -> str:
+    """Why ``read_regular`` refused a file, worded for a user who gave it as a ``kind``
+    ("plan file", "lock file"): one wording for every file mplat is handed."""
+    if isinstance(exc, NotRegularFileError):
+        if stat.S_ISDIR(exc.st_mode):
+            return f"is a directory, not a {kind}"
+        return f"not a regular file, so not a {kind}"
+    if isinstance(exc, IsADirectoryError):  # where a directory cannot even be opened
+        return f"is a directory, not a {kind}"
+    if isinstance(exc, TooLargeError):
+        return f"too large for a {kind} (more than {exc.limit} bytes)"
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return f"cannot read the {kind} ({reason})"
+
+
 def write_atomic(
     path: str | os.PathLike[str],
     data: bytes,

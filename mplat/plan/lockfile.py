@@ -11,7 +11,7 @@ import os
 import stat
 from pathlib import Path
 
-from mplat.files import NotRegularFileError, open_regular, read_fd_capped, write_atomic
+from mplat.files import read_refusal, read_regular, write_atomic
 from mplat.plan.lock import Lock, LockError, decode, encode
 
 __all__ = ["MAX_LOCK_BYTES", "check_destination", "read_lock", "write_lock"]
@@ -82,29 +82,8 @@ def _write_error(p: Path, exc: BaseException) -> LockError:
 def _read(p: Path) -> bytes | None:
     """At most MAX_LOCK_BYTES of a regular file; None when it does not exist."""
     try:
-        fd = open_regular(p)
+        return read_regular(p, MAX_LOCK_BYTES)
     except FileNotFoundError:
         return None
-    except NotRegularFileError as exc:
-        what = "is a directory" if stat.S_ISDIR(exc.st_mode) else "not a regular file"
-        raise LockError(f"{p}: {what}, not a lock file") from None
-    except IsADirectoryError:
-        raise LockError(f"{p}: is a directory, not a lock file") from None
     except (OSError, ValueError) as exc:  # ValueError: NUL byte in the path
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise LockError(f"{p}: cannot read the lock file ({reason})") from None
-    try:
-        if os.fstat(fd).st_size > MAX_LOCK_BYTES:
-            raise _too_large(p)
-        data = read_fd_capped(fd, MAX_LOCK_BYTES)
-    except OSError as exc:
-        raise LockError(f"{p}: cannot read the lock file ({exc.strerror or exc})") from None
-    finally:
-        os.close(fd)
-    if len(data) > MAX_LOCK_BYTES:  # it grew while being read
-        raise _too_large(p)
-    return data
-
-
-def _too_large(p: Path) -> LockError:
-    return LockError(f"{p}: too large for a lock file (more than {MAX_LOCK_BYTES} bytes)")
+        raise LockError(f"{p}: {read_refusal(exc, 'lock file')}") from None

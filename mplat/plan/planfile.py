@@ -14,7 +14,7 @@ import os
 import stat
 from pathlib import Path
 
-from mplat.files import NotRegularFileError, open_regular, read_fd_capped, write_atomic
+from mplat.files import read_refusal, read_regular, write_atomic
 from mplat.plan import file_codec
 from mplat.plan.file_codec import PlanFileError, errors_text
 from mplat.plan.model import Plan
@@ -82,30 +82,7 @@ def load_plan(path: str | os.PathLike[str]) -> Plan:
 
 
 def _read(p: Path) -> bytes:
-    """Read a regular file of at most MAX_PLAN_BYTES; pipes and devices could block or never end."""
     try:
-        fd = open_regular(p)
-    except NotRegularFileError as exc:
-        if stat.S_ISDIR(exc.st_mode):
-            raise PlanFileError(f"{p}: is a directory, not a plan file") from None
-        raise PlanFileError(f"{p}: not a regular file, so not a plan file") from None
-    except IsADirectoryError:  # where a directory cannot even be opened
-        raise PlanFileError(f"{p}: is a directory, not a plan file") from None
+        return read_regular(p, MAX_PLAN_BYTES)
     except (OSError, ValueError) as exc:  # ValueError: NUL byte in the path
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise PlanFileError(f"{p}: cannot read plan file ({reason})") from None
-    try:
-        if os.fstat(fd).st_size > MAX_PLAN_BYTES:
-            raise _too_large(p)
-        data = read_fd_capped(fd, MAX_PLAN_BYTES)
-    except OSError as exc:
-        raise PlanFileError(f"{p}: cannot read plan file ({exc.strerror or exc})") from None
-    finally:
-        os.close(fd)
-    if len(data) > MAX_PLAN_BYTES:  # it grew while being read
-        raise _too_large(p)
-    return data
-
-
-def _too_large(p: Path) -> PlanFileError:
-    return PlanFileError(f"{p}: too large for a plan file (more than {MAX_PLAN_BYTES} bytes)")
+        raise PlanFileError(f"{p}: {read_refusal(exc, 'plan file')}") from None

@@ -66,7 +66,7 @@ def test_a_directory_is_refused_for_reading_and_writing(tmp_path: Path) -> None:
 def test_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
     fifo = tmp_path / "manifests.lock"
     os.mkfifo(fifo)
-    with pytest.raises(LockError, match=r"not a regular file, not a lock file$"):
+    with pytest.raises(LockError, match=r"not a regular file, so not a lock file$"):
         read_lock(fifo)
     with pytest.raises(LockError, match=r"cannot write the lock file \(not a regular file\)$"):
         check_destination(fifo)

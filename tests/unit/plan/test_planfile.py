@@ -120,7 +120,7 @@ def test_directory_is_rejected(tmp_path: Path) -> None:
 
 
 def test_missing_file_is_rejected(tmp_path: Path) -> None:
-    _load_fails(tmp_path / "nope.json", "cannot read plan file (No such file or directory)")
+    _load_fails(tmp_path / "nope.json", "cannot read the plan file (No such file or directory)")
 
 
 # --- atomic write ------------------------------------------------------------------------------
