@@ -137,9 +137,8 @@ class Wan:
             log(f"--- {rtt:g} ms RTT: mplat -> {reg} (TLS), docker -> {plain_reg} (HTTP)")
             prefix = f"r{rtt:g}-"
             path = self.workdir / f"wan-{rtt:g}.yaml"
-            write_config(
-                path, reg, range(n), tag_prefix=prefix, settings=(f"ca_file: {self.cert}",)
-            )
+            settings = [f"ca_file: {self.cert}"] + (["http2: true"] if args.http2 else [])
+            write_config(path, reg, range(n), tag_prefix=prefix, settings=settings)
             par = ("--parallelism", str(args.parallelism)) if args.parallelism else ()
             cache = str(self.workdir / f"cache-{rtt:g}")
             common = ("-f", str(path), "--no-color", "--cache-dir", cache, *par)
@@ -263,6 +262,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--repeat", type=int, default=3, help="timed no-op plans; median reported")
     p.add_argument("--floor-streams", type=int, default=100, help="HTTP/2 streams in flight")
     p.add_argument("--parallelism", type=int, default=0, help="mplat --parallelism (0: default)")
+    p.add_argument(
+        "--http2", action="store_true", help="set http2: true for the registry (default HTTP/1.1)"
+    )
     p.add_argument("--json", type=Path, help="write every figure here")
     p.add_argument("--keep", action="store_true", help="keep the work directory")
     return p.parse_args(argv)

@@ -48,7 +48,7 @@ def registry_pool(config: Config | None, args: argparse.Namespace) -> RegistryPo
         if config is None:  # a saved plan applied without a config file at hand
             return ConnectionSettings()
         s = config.settings_for(registry)
-        return ConnectionSettings(s.insecure, s.ca_file, s.parallelism)
+        return ConnectionSettings(s.insecure, s.ca_file, s.parallelism, s.http2)
 
     resolver = CredentialResolver()  # One lookup per (registry, repository) and run.
 

@@ -29,6 +29,8 @@ class ConnectionSettings:
     """A CA bundle to trust for this registry, beside the system's."""
     parallelism: int | None = None
     """Requests in flight to this registry at once; None for the pool's default."""
+    http2: bool = False
+    """HTTP/2 where this registry's TLS negotiates it; HTTP/1.1 otherwise and by default."""
 
 
 @dataclass
@@ -56,6 +58,7 @@ class RegistryPool:
                 ca_file=settings.ca_file,
                 credential=lambda repository: self.credential_for(registry, repository),
                 parallelism=settings.parallelism or self.parallelism,
+                http2=settings.http2,
                 retry=self.retry,
                 notices=self.notices,
                 timeout=self.timeout,
