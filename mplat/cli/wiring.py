@@ -83,6 +83,7 @@ def registry_pool(config: Config | None, args: argparse.Namespace) -> RegistryPo
         notices=notices,
         cache=cache,
         parallelism=args.parallelism or DEFAULT_PARALLELISM,
+        fit_parallelism=args.parallelism is None,
         retry=RetryPolicy(attempts=args.retries),
         timeout=args.timeout,
     )

@@ -1,5 +1,5 @@
-"""Which HTTP each origin is spoken to with: HTTP/2 where TLS negotiates it, lean HTTP/1.1
-everywhere else.
+"""Which HTTP each origin is spoken to with: HTTP/2 where TLS negotiates it and the registry's
+``http2`` setting asks for it, lean HTTP/1.1 everywhere else.
 
 Registries are mostly far away and behind TLS. Over HTTP/2 every request in flight to one
 registry shares one connection (one TCP and TLS handshake, however many streams), so more
@@ -8,11 +8,18 @@ a connection of its own. Plain-HTTP registries (loopback, ``insecure``) have no 
 negotiate HTTP/2 with and stay on :class:`mplat.registry.lean.LeanTransport`, which costs
 less CPU per request than httpx's own HTTP/1.1 and HTTP/2 layers.
 
-An ``https`` origin is first asked over httpx's HTTP/2 transport, offering ``h2`` and
-``http/1.1`` by ALPN. A server that chooses HTTP/1.1 (no ``h2`` in its TLS stack, or a proxy
-in front that does not speak it) is answered by httpx's HTTP/1.1 that time, and from then on
-the origin goes to the lean transport. The choice is per origin, so a token realm or a
-blob-storage redirect target is judged on its own.
+Why HTTP/2 is not the default: measured on benchmarks/wan.py (TLS registry, 2 cores), httpx's
+HTTP/2 (the pure-Python ``h2``) costs about twice the client CPU per request of the lean
+transport, and once enough requests are in flight (registry.inflight) the round trips no
+longer decide, the CPU does: a no-op plan of 1000 lists on loopback TLS took 10.5 s over
+HTTP/2 and 5.7 s over lean HTTP/1.1; behind 20 ms, 500 lists, 4.4 s and 3.4 s (32 in
+flight). It pays where connections are scarce (a registry or proxy that caps them).
+
+With ``http2``, an ``https`` origin is first asked over httpx's HTTP/2 transport, offering
+``h2`` and ``http/1.1`` by ALPN. A server that chooses HTTP/1.1 (no ``h2`` in its TLS
+stack, or a proxy in front that does not speak it) is answered by httpx's HTTP/1.1 that
+time, and from then on the origin goes to the lean transport. The choice is per origin, so
+a token realm or a blob-storage redirect target is judged on its own.
 
 The two transports need two TLS contexts: httpcore sets the ALPN protocols on the context it
 is given, and a context shared with the lean transport (which speaks only HTTP/1.1) must
