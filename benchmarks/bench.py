@@ -28,7 +28,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -42,6 +41,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+from benchmarks.delayproxy import DelayProxy  # noqa: E402
 from tests.support.registry import RegistryServer  # noqa: E402
 
 REPOSITORY = "bench/app"
@@ -206,8 +206,11 @@ def write_config(
     tag_prefix: str = "v",
     tags_per_list: int = 1,
     source_count: int | None = None,
+    settings: Sequence[str] = ("insecure: true",),
 ) -> int:
     """One list per source index; list ``j`` uses the sources of ``j % source_count``.
+
+    ``settings`` are the lines of the registry's entry under ``registries:``.
 
     Written as plain text rather than through a YAML library: a generated file is what a
     user's templating would produce, and this keeps the benchmark free of extra imports.
@@ -217,7 +220,7 @@ def write_config(
         "version: 1",
         "registries:",
         f'  "{registry}":',
-        "    insecure: true",
+        *(f"    {line}" for line in settings),
         "defaults:",
         "  format: oci",
         "lists:",
@@ -574,90 +577,6 @@ def docker_loop(
         docker("manifest", "inspect", "--insecure", f"{registry}/{REPOSITORY}:{tag_prefix}{i}")
     inspect = (time.perf_counter() - t0) / len(indices)
     return push, inspect
-
-
-# --------------------------------------------------------------------------------------------
-# An emulated round trip: a TCP proxy that holds every chunk for a while in each direction
-
-
-class DelayProxy:
-    """127.0.0.1 TCP proxy adding ``delay`` seconds to every chunk, each way, in order.
-
-    Chunks are queued with a due time rather than slept on in turn, so a connection keeps
-    streaming (bandwidth is not throttled) and only latency grows: what a far registry does.
-    """
-
-    def __init__(self, target_host: str, target_port: int, delay: float) -> None:
-        self.target = (target_host, target_port)
-        self.delay = delay
-        self.port = 0
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._server: asyncio.Server | None = None
-
-    def __enter__(self) -> DelayProxy:
-        self._thread.start()
-        self._server = asyncio.run_coroutine_threadsafe(
-            asyncio.start_server(self._handle, "127.0.0.1", 0), self._loop
-        ).result()
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        async def stop() -> None:
-            assert self._server is not None
-            self._server.close()
-            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-
-        asyncio.run_coroutine_threadsafe(stop(), self._loop).result(timeout=10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        self._loop.close()
-
-    async def _handle(self, c_reader: asyncio.StreamReader, c_writer: asyncio.StreamWriter) -> None:
-        try:
-            s_reader, s_writer = await asyncio.open_connection(*self.target)
-        except OSError:
-            c_writer.close()
-            return
-        try:
-            await asyncio.gather(self._pipe(c_reader, s_writer), self._pipe(s_reader, c_writer))
-        except (OSError, asyncio.IncompleteReadError, asyncio.CancelledError):
-            pass  # A reset, or the proxy shutting down: either way this connection is over.
-        finally:
-            for w in (c_writer, s_writer):
-                with contextlib.suppress(Exception):
-                    w.close()
-
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
-
-        async def pump() -> None:
-            while True:
-                data = await reader.read(1 << 16)
-                queue.put_nowait((loop.time() + self.delay, data))
-                if not data:
-                    return
-
-        async def deliver() -> None:
-            while True:
-                due, data = await queue.get()
-                wait = due - loop.time()
-                if wait > 0:
-                    await asyncio.sleep(wait)
-                if not data:
-                    if writer.can_write_eof():
-                        with contextlib.suppress(OSError):
-                            writer.write_eof()
-                    return
-                writer.write(data)
-                await writer.drain()
-
-        await asyncio.gather(pump(), deliver())
 
 
 # --------------------------------------------------------------------------------------------

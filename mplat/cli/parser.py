@@ -94,8 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         default=None,
         metavar="N",
-        help=f"requests in flight per registry (default {DEFAULT_PARALLELISM};"
-        " registries.<host>.parallelism wins)",
+        help=f"requests in flight per registry (default {DEFAULT_PARALLELISM}, raised up to 64"
+        " behind a slow link; registries.<host>.parallelism wins)",
     )
     net.add_argument(
         "--timeout",

@@ -48,7 +48,7 @@ def registry_pool(config: Config | None, args: argparse.Namespace) -> RegistryPo
         if config is None:  # a saved plan applied without a config file at hand
             return ConnectionSettings()
         s = config.settings_for(registry)
-        return ConnectionSettings(s.insecure, s.ca_file, s.parallelism)
+        return ConnectionSettings(s.insecure, s.ca_file, s.parallelism, s.http2)
 
     resolver = CredentialResolver()  # One lookup per (registry, repository) and run.
 
@@ -83,6 +83,7 @@ def registry_pool(config: Config | None, args: argparse.Namespace) -> RegistryPo
         notices=notices,
         cache=cache,
         parallelism=args.parallelism or DEFAULT_PARALLELISM,
+        fit_parallelism=args.parallelism is None,
         retry=RetryPolicy(attempts=args.retries),
         timeout=args.timeout,
     )

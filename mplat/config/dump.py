@@ -52,6 +52,8 @@ def _settings(s: RegistrySettings) -> list[str]:
         lines.append(f"password_env: {quoted(s.password_env)}")
     if s.parallelism is not None:
         lines.append(f"parallelism: {s.parallelism}")
+    if s.http2:
+        lines.append("http2: true")
     return lines or ["{}"]
 
 

@@ -73,6 +73,8 @@ class RegistrySettings:
     username_env: str | None = None
     password_env: str | None = None
     parallelism: int | None = None
+    http2: bool = False
+    """Speak HTTP/2 to this registry when its TLS offers it (see mplat/registry/transports)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,6 +54,7 @@ class RegistryRules(Checks):
             username_env=cast("str | None", raw.get("username_env")),
             password_env=cast("str | None", raw.get("password_env")),
             parallelism=cast("int | None", raw.get("parallelism")),
+            http2=cast(bool, raw.get("http2", False)),
         )
 
 

@@ -115,6 +115,15 @@ class SourceResolver:
         client = self.registries.client(image.registry)
         seen_live = False
         digest = image.digest
+        if digest is None and not client.caches_manifests:
+            # No cache could answer the read by digest, so the body is read anyway: one GET
+            # of the tag (verified against the digest the registry claims) instead of a HEAD
+            # for the digest and then a GET of it, a round trip per source saved.
+            try:
+                fetched = await client.get_manifest(image.repository, image.ref)
+            except NotFoundError:
+                raise SourceError(f"source image {image} not found", missing=True) from None
+            return Found(fetched, True)
         if digest is None:
             info = await client.head_manifest(image.repository, image.ref)
             if info is None:

@@ -74,6 +74,10 @@ class RegistryClient:
         self.registry = session.registry
         self.cache = cache
 
+    @property
+    def caches_manifests(self) -> bool:
+        return self.cache is not None
+
     async def aclose(self) -> None:
         await self.session.aclose()
 

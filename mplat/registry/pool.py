@@ -29,6 +29,8 @@ class ConnectionSettings:
     """A CA bundle to trust for this registry, beside the system's."""
     parallelism: int | None = None
     """Requests in flight to this registry at once; None for the pool's default."""
+    http2: bool = False
+    """HTTP/2 where this registry's TLS negotiates it; HTTP/1.1 otherwise and by default."""
 
 
 @dataclass
@@ -41,6 +43,9 @@ class RegistryPool:
     notices: Notices = field(default_factory=Notices)
     cache: ContentCache | None = None
     parallelism: int = DEFAULT_PARALLELISM
+    fit_parallelism: bool = False
+    """Whether ``parallelism`` is only the default, which a slow link may raise (for a
+    registry whose settings name no parallelism of their own); see registry.inflight."""
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     timeout: float = 30.0
     _clients: dict[str, RegistryClient] = field(default_factory=dict)
@@ -56,6 +61,8 @@ class RegistryPool:
                 ca_file=settings.ca_file,
                 credential=lambda repository: self.credential_for(registry, repository),
                 parallelism=settings.parallelism or self.parallelism,
+                http2=settings.http2,
+                fit_parallelism=self.fit_parallelism and settings.parallelism is None,
                 retry=self.retry,
                 notices=self.notices,
                 timeout=self.timeout,

@@ -33,7 +33,7 @@ from mplat.registry.api import DEFAULT_PARALLELISM, Notices
 from mplat.registry.auth import Authenticator, AuthState, parse_challenges, scope_for
 from mplat.registry.bodies import read_capped
 from mplat.registry.errors import RegistryError
-from mplat.registry.lean import LeanTransport
+from mplat.registry.inflight import InFlight
 from mplat.registry.observe import (
     describe,
     log_answer,
@@ -45,6 +45,7 @@ from mplat.registry.observe import (
 from mplat.registry.retry import Again, Retrying, RetryPolicy, Verdict, retryable_status
 from mplat.registry.secrets import Credential
 from mplat.registry.tls import context_for, is_cert_error, untrusted
+from mplat.registry.transports import ChoosingTransport
 from mplat.values.reference import is_loopback_host
 
 USER_AGENT = f"mplat/{__version__}"
@@ -70,8 +71,8 @@ class OutageGate:
     requests fail at once with the same error instead of each waiting it out again.
     """
 
-    def __init__(self, parallelism: int) -> None:
-        self._sem = asyncio.Semaphore(parallelism)
+    def __init__(self, parallelism: int, *, adaptive: bool = False) -> None:
+        self.inflight = InFlight(parallelism, adaptive=adaptive)
         self._leader: asyncio.Future[None] | None = None
         self.down: RegistryError | None = None
 
@@ -108,7 +109,7 @@ class OutageGate:
                 await asyncio.shield(leader)
             if self.down is not None:
                 raise self.down
-            async with self._sem:
+            async with self.inflight:
                 if self.down is None and (self._leader is None or self._leads(lead)):
                     yield
                     return
@@ -156,6 +157,8 @@ class Session:
         notices: Notices | None = None,
         timeout: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        http2: bool = False,
+        fit_parallelism: bool = False,
     ) -> None:
         self.registry = registry
         self.api_host = api_host
@@ -166,12 +169,18 @@ class Session:
         self.notices = notices or Notices()
         self.timeout = timeout
         self.auth = Authenticator(registry, credential, self._token_request)
-        self._gate = OutageGate(parallelism)
+        # ``fit_parallelism``: the user set no bound, so it may grow on a slow link (inflight).
+        self._gate = OutageGate(parallelism, adaptive=fit_parallelism)
         self._scheme: str | None = None
         self._scheme_lock = asyncio.Lock()
-        ctx = context_for(registry, insecure, ca_file)
         limits = httpx.Timeout(timeout, connect=min(timeout, 10.0))
-        self._transport = transport or LeanTransport(ctx)
+        # With ``http2``, HTTP/2 where TLS negotiates it; the lean HTTP/1.1 transport for
+        # the rest, and for everything by default (measured faster: transports.py).
+        self._transport = transport or ChoosingTransport(
+            context_for(registry, insecure, ca_file),
+            context_for(registry, insecure, ca_file, http2=True),
+            http2=http2,
+        )
         self._timeouts = {"timeout": limits.as_dict()}
         # The client serves what needs its machinery (redirects, the token realm); registry
         # requests without redirects go straight to the transport: no cookie jar, no URL
@@ -333,6 +342,8 @@ class Session:
                 ) from None
             call.answered = True
             self._gate.answered(lead)
+            if resp.status_code == 429:
+                self._gate.inflight.throttled()
             observe(self.registry, resp, self.notices)
             if (
                 resp.status_code == 401
@@ -389,7 +400,9 @@ class Session:
                     content=call.content,
                     extensions=self._timeouts,
                 )
+                sent = time.monotonic()
                 resp = await self._transport.handle_async_request(req)
+                self._gate.inflight.answered(time.monotonic() - sent)
                 resp.request = req
             if not call.stream:
                 await read_capped(resp, deadline=self.timeout)

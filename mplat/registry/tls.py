@@ -14,10 +14,17 @@ import ssl
 from mplat.registry.errors import RegistryError
 
 
-def context_for(registry: str, insecure: bool, ca_file: str | None) -> ssl.SSLContext:
-    """The context for one registry's settings; an unreadable CA file is the user's error."""
+def context_for(
+    registry: str, insecure: bool, ca_file: str | None, *, http2: bool = False
+) -> ssl.SSLContext:
+    """The context for one registry's settings; an unreadable CA file is the user's error.
+
+    ``http2`` asks for the HTTP/2 transport's own context: httpcore sets the ALPN protocols
+    on the context it is given, so it must not be the one the HTTP/1.1-only lean transport
+    uses (which must never be offered ``h2``).
+    """
     try:
-        return ssl_context(insecure, ca_file, _file_stamp(ca_file))
+        return ssl_context(insecure, ca_file, _file_stamp(ca_file), http2)
     except (OSError, ssl.SSLError) as exc:
         raise RegistryError(
             registry, None, f"cannot load ca_file {ca_file}: {exc.__class__.__name__}"
@@ -26,7 +33,7 @@ def context_for(registry: str, insecure: bool, ca_file: str | None) -> ssl.SSLCo
 
 @functools.lru_cache(maxsize=32)
 def ssl_context(
-    insecure: bool, ca_file: str | None, stamp: tuple[int, int] | None
+    insecure: bool, ca_file: str | None, stamp: tuple[int, int] | None, http2: bool = False
 ) -> ssl.SSLContext:
     """One context per setting, shared by every registry: each loads the system trust
     store (about a megabyte), and a thousand registries must not mean a thousand copies."""
@@ -36,7 +43,7 @@ def ssl_context(
         ctx.verify_mode = ssl.CERT_NONE
     elif ca_file:
         ctx.load_verify_locations(cafile=ca_file)
-    ctx.set_alpn_protocols(["http/1.1"])
+    ctx.set_alpn_protocols(["h2", "http/1.1"] if http2 else ["http/1.1"])
     return ctx
 
 

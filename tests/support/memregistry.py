@@ -74,8 +74,10 @@ class MemoryRegistry:
         delete_by_tag: bool = False,
         delete_enabled: bool = True,
         refuse_mounts: bool = False,
+        caches_manifests: bool = True,
     ) -> None:
         self.host = host
+        self.caches_manifests = caches_manifests  # False: as a client run with --no-cache
         self.notices = notices if notices is not None else Notices()
         self.delete_by_tag = delete_by_tag  # True: an OCI 1.1 registry, which removes one tag
         self.delete_enabled = delete_enabled  # False: distribution with delete disabled (405)

@@ -72,9 +72,18 @@ def test_lists_round_trip_with_format_annotations_and_registries() -> None:
     )
     round_trip(spec(), docker, annotated)
     config = load_config_text(
-        dump_config([spec()], {"localhost:5000": RegistrySettings(insecure=True)}), "x.yaml"
+        dump_config(
+            [spec()],
+            {
+                "localhost:5000": RegistrySettings(insecure=True),
+                "r.io": RegistrySettings(http2=True),
+            },
+        ),
+        "x.yaml",
     )
     assert config.settings_for("localhost:5000").insecure is True
+    assert config.settings_for("localhost:5000").http2 is False
+    assert config.settings_for("r.io").http2 is True
 
 
 def test_platforms_the_short_form_would_change_are_written_field_by_field() -> None:

@@ -16,10 +16,13 @@ def rules(file: str = "conf/a.yaml") -> RegistryRules:
 
 def test_settings_and_a_ca_file_relative_to_the_file_it_is_written_in() -> None:
     checks = rules()
-    value = {"r.io": {"ca_file": "ca.pem", "insecure": True}, "s.io:5000": {"parallelism": 4}}
+    value = {
+        "r.io": {"ca_file": "ca.pem", "insecure": True},
+        "s.io:5000": {"parallelism": 4, "http2": True},
+    }
     assert checks._registries(value) == {
         "r.io": RegistrySettings(insecure=True, ca_file=os.path.join("conf", "ca.pem")),
-        "s.io:5000": RegistrySettings(parallelism=4),
+        "s.io:5000": RegistrySettings(parallelism=4, http2=True),
     }
     assert checks.problems == []
     assert checks._registries(None) == {}

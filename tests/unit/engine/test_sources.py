@@ -288,3 +288,29 @@ def test_missing_means_the_registry_said_so() -> None:
     assert is_missing(err(404, "NAME_UNKNOWN"))
     assert not is_missing(err(401, "UNAUTHORIZED"))
     assert not is_missing(err(500, "UNKNOWN"))
+
+
+# --- SourceResolver without a cache ---------------------------------------------------------------
+
+
+def test_without_a_cache_a_source_tag_is_read_with_one_get() -> None:
+    registries = MemoryRegistries(caches_manifests=False)
+    reg = registries.client(HOST)
+    image = parse_reference(f"{HOST}/{REPO}:amd64")
+    pushed = push_image(reg, REPO, "amd64", "linux/amd64")
+    found = asyncio.run(SourceResolver(registries).manifest(image))
+    assert (found.fetched.digest, found.seen_live) == (pushed.digest, True)
+    assert reg.calls == [("get_manifest", REPO, "amd64")]
+    missing = parse_reference(f"{HOST}/{REPO}:nope")
+    with pytest.raises(SourceError) as caught:
+        asyncio.run(SourceResolver(registries).manifest(missing))
+    assert caught.value.missing
+
+
+def test_with_a_cache_a_source_tag_is_headed_then_read_by_digest(
+    registries: MemoryRegistries, reg: MemoryRegistry
+) -> None:
+    image = parse_reference(f"{HOST}/{REPO}:amd64")
+    pushed = push_image(reg, REPO, "amd64", "linux/amd64")
+    asyncio.run(SourceResolver(registries).manifest(image))
+    assert reg.calls == [("head_manifest", REPO, "amd64"), ("get_manifest", REPO, pushed.digest)]

@@ -8,6 +8,7 @@ import inspect
 from mplat.registry.api import DEFAULT_PARALLELISM
 from mplat.registry.pool import ConnectionSettings, RegistryPool
 from mplat.registry.session import Session
+from mplat.registry.transports import ChoosingTransport
 from mplat.values.reference import parse_reference
 
 
@@ -48,3 +49,29 @@ def test_the_default_parallelism_is_one_number() -> None:
     pool = RegistryPool(settings_for=lambda _: ConnectionSettings(), credential_for=lambda *_: None)
     assert pool.parallelism == DEFAULT_PARALLELISM
     assert inspect.signature(Session).parameters["parallelism"].default == DEFAULT_PARALLELISM
+
+
+def test_only_registries_without_their_own_parallelism_get_a_fitted_one() -> None:
+    def settings(registry: str) -> ConnectionSettings:
+        if registry == "own.example":
+            return ConnectionSettings(parallelism=2)
+        return ConnectionSettings(http2=registry == "h2.example")
+
+    async def main() -> None:
+        for fit in (True, False):
+            pool = RegistryPool(
+                settings_for=settings, credential_for=lambda *_: None, fit_parallelism=fit
+            )
+            try:
+                own = pool.client("own.example").session._gate.inflight
+                other = pool.client("other.example").session._gate.inflight
+                assert (own.base, own._adaptive) == (2, False)
+                assert (other.base, other._adaptive) == (DEFAULT_PARALLELISM, fit)
+                h2 = pool.client("h2.example").session._transport
+                plain = pool.client("other.example").session._transport
+                assert isinstance(h2, ChoosingTransport) and h2._http2 is True
+                assert isinstance(plain, ChoosingTransport) and plain._http2 is False
+            finally:
+                await pool.aclose()
+
+    asyncio.run(main())

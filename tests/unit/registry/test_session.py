@@ -460,3 +460,34 @@ def test_default_retries_ride_out_a_fifteen_second_outage() -> None:
     assert RetryPolicy().min_wait() >= 15.0
     args = build_parser().parse_args(["plan"])
     assert RetryPolicy(attempts=args.retries).min_wait() >= 15.0
+
+
+def test_a_429_stops_the_fitted_parallelism_and_answers_are_timed(
+    serve: Callable[..., Scripted],
+) -> None:
+    server = serve((429, {"Retry-After": "0"}), default=OK_HEAD)
+    pool = RegistryPool(
+        settings_for=lambda registry: ConnectionSettings(),
+        credential_for=lambda registry, repository: None,
+        retry=FAST,
+        timeout=5.0,
+        fit_parallelism=True,
+    )
+
+    async def work() -> tuple[int, bool, int]:
+        client = client_for(pool, server)
+        inflight = client.session._gate.inflight
+        answered: list[float] = []
+        original = inflight.answered
+
+        def timed(seconds: float) -> None:
+            answered.append(seconds)
+            original(seconds)
+
+        inflight.answered = timed  # type: ignore[method-assign]
+        await client.head_manifest("a/b", "v1")
+        return inflight.limit, inflight._adaptive, len(answered)
+
+    limit, adaptive, timed = run_with(pool, work)
+    assert (limit, adaptive) == (8, False)
+    assert timed == 2  # The 429 and the answer after it.

@@ -125,3 +125,15 @@ def test_transport_rejects_unreadable_ca_file(tmp_path: Path) -> None:
         with pytest.raises(RegistryError) as info:
             Session("r.example", api_host="r.example", ca_file=str(path))
         assert str(path) in str(info.value) and "ca_file" in str(info.value)
+
+
+def test_the_http2_context_is_not_the_lean_transports() -> None:
+    """httpcore sets ALPN on the context it is given; the lean transport's must stay
+    HTTP/1.1-only, so the two never share one."""
+    from mplat.registry.tls import context_for
+
+    lean = context_for("r.example", False, None)
+    h2 = context_for("r.example", False, None, http2=True)
+    assert lean is not h2
+    assert lean is context_for("other.example", False, None)  # Still shared across registries.
+    assert h2 is context_for("other.example", False, None, http2=True)
