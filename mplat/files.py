@@ -92,8 +92,35 @@ def read_refusal(exc: BaseException, kind: str) -> str:
         return f"is a directory, not a {kind}"
     if isinstance(exc, TooLargeError):
         return f"too large for a {kind} (more than {exc.limit} bytes)"
-    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-    return f"cannot read the {kind} ({reason})"
+    return f"cannot read the {kind} ({os_reason(exc)})"
+
+
+def os_reason(exc: BaseException) -> str:
+    """The reason an OSError gives ("No space left on device"), else the exception's text."""
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+
+
+def write_refusal(path: str | os.PathLike[str]) -> str | None:
+    """Why ``write_atomic`` must not replace ``path``, or None when it may.
+
+    Only a regular file (or nothing) is replaced: os.replace would swap a device such as
+    /dev/null, or a FIFO, for a regular file, which as root breaks the whole machine. Asked
+    before the work whose result is written, so a bad path costs no registry requests.
+    """
+    target = Path(path)
+    try:
+        mode: int | None = os.stat(target).st_mode
+    except FileNotFoundError:
+        mode = None
+    except (OSError, ValueError) as exc:  # ValueError: NUL byte in the path
+        return os_reason(exc)
+    if mode is not None and not stat.S_ISREG(mode):
+        return "is a directory" if stat.S_ISDIR(mode) else "not a regular file"
+    try:
+        parent = os.stat(target.parent).st_mode
+    except (OSError, ValueError) as exc:
+        return os_reason(exc)
+    return None if stat.S_ISDIR(parent) else "Not a directory"
 
 
 def write_atomic(

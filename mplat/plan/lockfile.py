@@ -8,10 +8,9 @@ every problem reported with the file's name (and line, where the format can tell
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
 
-from mplat.files import read_refusal, read_regular, write_atomic
+from mplat.files import os_reason, read_refusal, read_regular, write_atomic, write_refusal
 from mplat.plan.lock import Lock, LockError, decode, encode
 
 __all__ = ["MAX_LOCK_BYTES", "check_destination", "read_lock", "write_lock"]
@@ -50,33 +49,15 @@ def write_lock(path: str | os.PathLike[str], lock: Lock) -> bool:
 
 
 def check_destination(path: str | os.PathLike[str]) -> None:
-    """Refuse a path a lock cannot be written to, before any registry is asked anything.
-
-    Only a regular file (or nothing) is replaced: os.replace would swap a device or a FIFO
-    for a regular file.
-    """
-    p = Path(path)
-    try:
-        mode = os.stat(p).st_mode
-    except FileNotFoundError:
-        mode = None
-    except (OSError, ValueError) as exc:
-        raise _write_error(p, exc) from None
-    if mode is not None and not stat.S_ISREG(mode):
-        reason = "is a directory" if stat.S_ISDIR(mode) else "not a regular file"
-        raise LockError(f"{p}: cannot write the lock file ({reason})")
-    try:
-        parent = os.stat(p.parent).st_mode
-    except (OSError, ValueError) as exc:
-        raise _write_error(p, exc) from None
-    if not stat.S_ISDIR(parent):
-        raise LockError(f"{p}: cannot write the lock file (Not a directory)")
+    """Refuse a path a lock cannot be written to, before any registry is asked anything."""
+    reason = write_refusal(path)
+    if reason is not None:
+        raise LockError(f"{Path(path)}: cannot write the lock file ({reason})")
 
 
 def _write_error(p: Path, exc: BaseException) -> LockError:
     # Names the path the user has, never the temporary file the error may be about.
-    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-    return LockError(f"{p}: cannot write the lock file ({reason})")
+    return LockError(f"{p}: cannot write the lock file ({os_reason(exc)})")
 
 
 def _read(p: Path) -> bytes | None:

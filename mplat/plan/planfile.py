@@ -11,10 +11,9 @@ half of what was reviewed, so it is neither saved nor loaded.
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
 
-from mplat.files import read_refusal, read_regular, write_atomic
+from mplat.files import os_reason, read_refusal, read_regular, write_atomic, write_refusal
 from mplat.plan import file_codec
 from mplat.plan.file_codec import PlanFileError, errors_text
 from mplat.plan.model import Plan
@@ -26,27 +25,10 @@ MAX_PLAN_BYTES = 64 * 1024 * 1024
 
 
 def check_destination(path: str | os.PathLike[str]) -> None:
-    """Refuse a path a plan cannot be written to, before minutes of planning are spent.
-
-    Only a regular file (or nothing) is replaced: os.replace would swap a device such as
-    /dev/null for a regular file, which as root breaks the whole machine.
-    """
-    target = Path(path)
-    try:
-        mode = os.stat(target).st_mode
-    except FileNotFoundError:
-        mode = None
-    except (OSError, ValueError) as exc:
-        raise _write_error(target, exc) from None
-    if mode is not None and not stat.S_ISREG(mode):
-        reason = "is a directory" if stat.S_ISDIR(mode) else "not a regular file"
-        raise PlanFileError(f"{target}: cannot write plan ({reason})")
-    try:
-        parent = os.stat(target.parent).st_mode
-    except (OSError, ValueError) as exc:
-        raise _write_error(target, exc) from None
-    if not stat.S_ISDIR(parent):
-        raise PlanFileError(f"{target}: cannot write plan (Not a directory)")
+    """Refuse a path a plan cannot be written to, before minutes of planning are spent."""
+    reason = write_refusal(path)
+    if reason is not None:
+        raise PlanFileError(f"{Path(path)}: cannot write plan ({reason})")
 
 
 def save_plan(plan: Plan, path: str | os.PathLike[str]) -> None:
@@ -68,8 +50,7 @@ def save_plan(plan: Plan, path: str | os.PathLike[str]) -> None:
 
 def _write_error(target: Path, exc: BaseException) -> PlanFileError:
     # Names the path the user gave, never the temporary file the error may be about.
-    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-    return PlanFileError(f"{target}: cannot write plan ({reason})")
+    return PlanFileError(f"{target}: cannot write plan ({os_reason(exc)})")
 
 
 def load_plan(path: str | os.PathLike[str]) -> Plan:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from mplat import files
 from mplat.files import NotRegularFileError, open_regular, write_atomic
 
 
@@ -57,3 +58,38 @@ def test_write_atomic_failure_keeps_the_old_file_and_cleans_up(
         write_atomic(target, b"new")
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["f"]
+
+
+def test_read_regular_reads_whole_files_up_to_the_limit(tmp_path: Path) -> None:
+    path = tmp_path / "f"
+    path.write_bytes(b"12345")
+    assert files.read_regular(path, 5) == b"12345"
+    with pytest.raises(files.TooLargeError) as caught:
+        files.read_regular(path, 4)
+    assert files.read_refusal(caught.value, "plan file") == (
+        "too large for a plan file (more than 4 bytes)"
+    )
+
+
+def test_read_refusal_words_each_kind_of_refusal(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for path, words in (
+        (tmp_path, "is a directory, not a lock file"),
+        (fifo, "not a regular file, so not a lock file"),
+        (tmp_path / "gone", "cannot read the lock file (No such file or directory)"),
+    ):
+        with pytest.raises(OSError) as caught:
+            files.read_regular(path, 10)
+        assert files.read_refusal(caught.value, "lock file") == words
+
+
+def test_write_refusal_allows_only_a_regular_file_or_nothing(tmp_path: Path) -> None:
+    regular = tmp_path / "plan"
+    regular.write_text("x")
+    assert files.write_refusal(regular) is None
+    assert files.write_refusal(tmp_path / "new") is None
+    assert files.write_refusal(tmp_path) == "is a directory"
+    assert files.write_refusal("/dev/null") == "not a regular file"
+    assert files.write_refusal(regular / "below") == "Not a directory"
+    assert files.write_refusal(tmp_path / "missing" / "x") == "No such file or directory"
