@@ -298,14 +298,15 @@ async def render_desired(
     attestations: list[Child] = []
     warnings: list[str] = []
     sources: dict[str, str] = {}
-    declared: dict[int, str] = {}  # id(child) -> the image: its entry declares
+    declared: list[str] = []  # the image: each platform child's entry declares
+    declared_attestations: list[str] = []
     for entry, (children, warns, digest) in zip(spec.manifests, results, strict=True):
         if digest is not None:
             sources[str(entry.image)] = digest
         warnings.extend(warns)
         for c in children:
             (attestations if c.attestation else platform_children).append(c)
-            declared[id(c)] = str(entry.image)
+            (declared_attestations if c.attestation else declared).append(str(entry.image))
     if not platform_children and skipped:
         raise SourceError(
             f"every entry of the list was skipped ({'; '.join(skipped)}); "
@@ -346,7 +347,7 @@ async def render_desired(
         entries=tuple(Entry.of(d) for d in descriptors),
         annotations=annotations,
         sources=sources,
-        entry_sources=tuple(declared[id(c)] for c in children),
+        entry_sources=(*declared, *declared_attestations),  # parallel to ``children``
         children=tuple(copies),
         warnings=tuple(warnings),
         prevent_destroy=spec.prevent_destroy,
