@@ -178,7 +178,7 @@ class Session:
         # the rest, and for everything by default (measured faster: transports.py).
         self._transport = transport or ChoosingTransport(
             context_for(registry, insecure, ca_file),
-            context_for(registry, insecure, ca_file, http2=True),
+            context_for(registry, insecure, ca_file, http2=True) if http2 else None,
             http2=http2,
         )
         self._timeouts = {"timeout": limits.as_dict()}

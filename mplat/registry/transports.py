@@ -50,10 +50,16 @@ class ChoosingTransport(httpx.AsyncBaseTransport):
     for plain HTTP and for origins that did not; see the module docstring."""
 
     def __init__(
-        self, lean_context: ssl.SSLContext, h2_context: ssl.SSLContext, *, http2: bool = False
+        self,
+        lean_context: ssl.SSLContext,
+        h2_context: ssl.SSLContext | None,
+        *,
+        http2: bool = False,
     ) -> None:
+        """``h2_context`` is needed only with ``http2`` (None otherwise: no second trust
+        store is loaded for a transport that will never be made)."""
         self.lean = LeanTransport(lean_context)
-        self._http2 = http2
+        self._http2 = http2 and h2_context is not None
         self._h2: httpx.AsyncHTTPTransport | None = None
         self._h2_context = h2_context
         self._http1: set[Origin] = set()
@@ -65,6 +71,7 @@ class ChoosingTransport(httpx.AsyncBaseTransport):
 
     def _h2_transport(self) -> httpx.AsyncHTTPTransport:
         if self._h2 is None:
+            assert self._h2_context is not None  # speaks_h2 holds only with a context
             # Created on first use, so plain-HTTP registries never import h2 at all.
             self._h2 = httpx.AsyncHTTPTransport(
                 verify=self._h2_context,
