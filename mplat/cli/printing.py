@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from mplat.output.text import Style, TextOptions, plan_lines
@@ -38,10 +39,9 @@ def check_view(args: argparse.Namespace) -> None:
     """Refuse flags that ask for two ways of showing one plan."""
     from mplat.cli.errors import UsageError
 
-    if getattr(args, "json", False) and getattr(args, "format", "text") != "text":
-        raise UsageError("--json and --format markdown are two outputs; choose one")
-    if getattr(args, "json_stream", False) and getattr(args, "format", "text") != "text":
-        raise UsageError("--json-stream and --format markdown are two outputs; choose one")
+    for dest, flag in (("json", "--json"), ("json_stream", "--json-stream")):
+        if getattr(args, dest, False) and getattr(args, "format", "text") != "text":
+            raise UsageError(f"{flag} and --format markdown are two outputs; choose one")
     if getattr(args, "compact", False) and getattr(args, "quiet", False):
         raise UsageError("--compact and --quiet: choose one")
 
@@ -55,6 +55,16 @@ def print_plan(args: argparse.Namespace, plan: Plan, full_plan_hint: str = "") -
     keeps stdout for its document. Under GitHub Actions, the Markdown also goes to the job's
     step summary and each located error becomes an annotation on its file and line.
     `plan --json-stream` prints no plan here: its planned_change lines were the plan."""
+    markdown: str | None = None  # rendered once, whether for stdout, the summary or both
+
+    def as_markdown() -> str:
+        nonlocal markdown
+        if markdown is None:
+            from mplat.output.markdown import render_markdown
+
+            markdown = render_markdown(plan, full_plan_hint=full_plan_hint)
+        return markdown
+
     if args.json and args.command in ("plan", "show"):
         print(dumps_plan(plan, getattr(args, "show_no_op", False)))
     elif args.command == "plan" and getattr(args, "json_stream", False):
@@ -62,15 +72,13 @@ def print_plan(args: argparse.Namespace, plan: Plan, full_plan_hint: str = "") -
     else:
         out = sys.stderr if machine_stdout(args) else sys.stdout
         if getattr(args, "format", "text") == "markdown":
-            from mplat.output.markdown import render_markdown
-
-            out.write(render_markdown(plan, full_plan_hint=full_plan_hint))
+            out.write(as_markdown())
         else:
             for line in plan_lines(plan, style(args), text_options(args)):
                 out.write(line + "\n")
     if github_actions():
         _annotate(args, [(e.location, e.cause or e.message) for e in plan.errors])
-        _step_summary(plan, full_plan_hint)
+        _step_summary(as_markdown)
 
 
 def annotate_config_error(args: argparse.Namespace, exc: ConfigError) -> None:
@@ -89,14 +97,12 @@ def _annotate(args: argparse.Namespace, located: list[tuple[str, str]]) -> None:
         out.write(error_command(message, file, line, col) + "\n")
 
 
-def _step_summary(plan: Plan, full_plan_hint: str) -> None:
+def _step_summary(markdown: Callable[[], str]) -> None:
     path = os.environ.get("GITHUB_STEP_SUMMARY")
     if not path:
         return
-    from mplat.output.markdown import render_markdown
-
     try:
         with open(path, "a", encoding="utf-8") as summary:
-            summary.write(render_markdown(plan, full_plan_hint=full_plan_hint) + "\n")
+            summary.write(markdown() + "\n")
     except OSError as exc:
         print(f"Warning: cannot write $GITHUB_STEP_SUMMARY ({exc.strerror})", file=sys.stderr)
