@@ -16,7 +16,7 @@ import html
 import re
 from collections.abc import Iterable
 
-from mplat.output.text import Style, change_lines, summary_line
+from mplat.output.text import Style, change_lines, error_groups, short_digest, summary_line
 from mplat.plan.compare import drift
 from mplat.plan.model import Change, Plan, PlanError
 
@@ -88,12 +88,12 @@ def _what(c: Change) -> str:
     """One cell: the digest move, with the sources of the entries it touches."""
     after = c.after.digest if c.after else None
     if c.action == "create":
-        return f"new list {_code(_short(after))}"
+        return f"new list {_code(short_digest(after))}"
     if c.action == "delete":
-        return f"delete {_code(_short(c.live_digest))}"
+        return f"delete {_code(short_digest(c.live_digest))}"
     if c.action == "repair":
         return f"{len(c.children)} children missing"
-    move = f"{_code(_short(c.live_digest))} → {_code(_short(after))}"
+    move = f"{_code(short_digest(c.live_digest))} → {_code(short_digest(after))}"
     sources = sorted({item.source for item in c.diff if item.source})
     via = f" from {', '.join(_code(s) for s in sources)}" if sources else ""
     outside = " **changed outside mplat**" if drift(c) else ""
@@ -121,23 +121,12 @@ def _error_section(errors: tuple[PlanError, ...]) -> str:
     if not errors:
         return ""
     lines = ["#### Errors", ""]
-    seen: set[str] = set()
-    for e in errors:
-        cause = e.cause or e.message
-        if cause in seen:
-            continue  # one line per cause, as the text plan prints them
-        seen.add(cause)
-        shared = sum(1 for other in errors if (other.cause or other.message) == cause)
-        more = f" (affects {shared} lists)" if shared > 1 else ""
-        lines.append(f"- {_escape(e.message if shared == 1 else cause)}{more}")
+    for cause, group in error_groups(errors).items():  # one line per cause, as in the text
+        if len(group) == 1:
+            lines.append(f"- {_escape(group[0].message)}")
+        else:
+            lines.append(f"- {_escape(cause)} (affects {len(group)} lists)")
     return "\n".join(lines) + "\n"
-
-
-def _short(digest: str | None) -> str:
-    if digest is None:
-        return "absent"
-    algorithm, _, hexa = digest.partition(":")
-    return f"{algorithm}:{hexa[:12]}"
 
 
 def _code(text: str) -> str:

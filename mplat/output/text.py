@@ -109,12 +109,17 @@ _LISTS_NAMED = 10
 """Lists named under an error that several share; the JSON plan has every one."""
 
 
-def _error_lines(errors: Sequence[PlanError], s: Style) -> Iterator[str]:
-    """One line per cause: 240 lists behind one dead registry are one error, not 240."""
+def error_groups(errors: Sequence[PlanError]) -> dict[str, list[PlanError]]:
+    """Errors by cause, in order: 240 lists behind one dead registry are one error, not 240."""
     groups: dict[str, list[PlanError]] = {}
     for e in errors:
         groups.setdefault(e.cause or e.message, []).append(e)
-    for cause, group in groups.items():
+    return groups
+
+
+def _error_lines(errors: Sequence[PlanError], s: Style) -> Iterator[str]:
+    """One line per cause (and the lists it affects)."""
+    for cause, group in error_groups(errors).items():
         if len(group) == 1:
             yield s.red("Error: ") + group[0].message
             continue
@@ -166,7 +171,7 @@ def plan_lines(
     yield summary_line(plan, s)
 
 
-def _short(digest: str | None) -> str:
+def short_digest(digest: str | None) -> str:
     """``sha256:`` and 12 hex digits: enough to tell digests apart in one line."""
     if digest is None:
         return "absent"
@@ -180,16 +185,16 @@ def _compact_line(c: Change, s: Style) -> str:
     after = c.after.digest if c.after else None
     if c.action == "create":
         entries = len(c.after.entries) if c.after else 0
-        return f"{mark} {c.address}: create {_short(after)} ({entries} entries)"
+        return f"{mark} {c.address}: create {short_digest(after)} ({entries} entries)"
     if c.action == "update":
         touched = len({item.label for item in c.diff if item.label and item.kind != "note"})
         what = f"{touched} {'entry' if touched == 1 else 'entries'}" if touched else "the list"
         outside = "; " + s.yellow("changed outside mplat") if drift(c) else ""
-        move = f"{_short(c.live_digest)} -> {_short(after)}"
+        move = f"{short_digest(c.live_digest)} -> {short_digest(after)}"
         return f"{mark} {c.address}: update {move} ({what} changed{outside})"
     if c.action == "repair":
         return f"{mark} {c.address}: repair ({len(c.children)} children missing)"
-    return f"{mark} {c.address}: delete {_short(c.live_digest)}"
+    return f"{mark} {c.address}: delete {short_digest(c.live_digest)}"
 
 
 def change_lines(c: Change, s: Style) -> list[str]:

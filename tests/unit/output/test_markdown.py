@@ -59,3 +59,11 @@ def test_a_long_plan_is_cut_to_the_limit_and_says_what_was_left_out() -> None:
     assert md.rstrip().endswith("Plan: 900 to create, 0 to update, 0 to delete.")
     small = render_markdown(Plan(changes[:3]), limit=COMMENT_LIMIT)
     assert "Left out" not in small
+
+
+def test_errors_sharing_a_cause_are_one_line() -> None:
+    down = "r.io: connection refused"
+    errors = tuple(PlanError(f"m.yaml:{i}:5: {down}", ref(), ("t",), down) for i in (3, 9))
+    md = render_markdown(Plan((), errors=(*errors, PlanError("m.yaml:20:5: other"))))
+    section = md[md.index("#### Errors") :].splitlines()
+    assert section[2:4] == ["- r.io: connection refused (affects 2 lists)", "- m.yaml:20:5: other"]
