@@ -65,9 +65,11 @@ def registry_pool(config: Config | None, args: argparse.Namespace) -> RegistryPo
             raise RegistryError(registry, repository, resolver.redact(str(exc))) from None
 
     from mplat.registry.cache import DiskCache, default_cache_dir
+    from mplat.registry.taghints import FILE_NAME, TagHints
 
     notices = Notices(emit=lambda m: print(f"note: {m}", file=sys.stderr))
     cache = None
+    hints = None
     if not args.no_cache:
         root = Path(args.cache_dir) if args.cache_dir else default_cache_dir()
         if root is None:
@@ -77,11 +79,13 @@ def registry_pool(config: Config | None, args: argparse.Namespace) -> RegistryPo
             )
         else:
             cache = DiskCache(root)
+            hints = TagHints(root / FILE_NAME)
     return RegistryPool(
         settings_for=settings,
         credential_for=credential,
         notices=notices,
         cache=cache,
+        hints=hints,
         parallelism=args.parallelism or DEFAULT_PARALLELISM,
         fit_parallelism=args.parallelism is None,
         retry=RetryPolicy(attempts=args.retries),

@@ -115,8 +115,8 @@ class SourceResolver:
         client = self.registries.client(image.registry)
         seen_live = False
         digest = image.digest
-        if digest is None and not client.caches_manifests:
-            # No cache could answer the read by digest, so the body is read anyway: one GET
+        if digest is None and not client.probably_cached(image.repository, image.ref):
+            # The cache probably lacks what the tag holds, so the body is read anyway: one GET
             # of the tag (verified against the digest the registry claims) instead of a HEAD
             # for the digest and then a GET of it, a round trip per source saved.
             try:

@@ -25,6 +25,7 @@ class ContentCache(Protocol):
     """Immutable content by digest (manifests, config blobs); see mplat.registry.cache."""
 
     def get(self, digest: str) -> bytes | None: ...
+    def has(self, digest: str) -> bool: ...
     def put(self, digest: str, data: bytes) -> None: ...
 
 
@@ -89,10 +90,9 @@ class Registry(Protocol):
     @property
     def registry(self) -> str: ...
 
-    @property
-    def caches_manifests(self) -> bool:
-        """Whether a manifest read by digest may be answered from a local cache: if not, a
-        manifest that is needed is read from the registry whatever a HEAD would say."""
+    def probably_cached(self, repository: str, tag: str) -> bool:
+        """Whether the local cache probably holds what ``tag`` holds now (it holds what the
+        tag held when last read here): then a HEAD and a cached read beat a GET of the tag."""
         ...
 
     async def head_manifest(self, repository: str, ref: str) -> ManifestInfo | None: ...

@@ -83,6 +83,11 @@ class DiskCache:
         self.hits += 1
         return data
 
+    def has(self, digest: str) -> bool:
+        """Whether an entry is stored (not verified: ``get`` does that when it is read)."""
+        path = self._path(digest)
+        return path is not None and path.is_file()
+
     def put(self, digest: str, data: bytes) -> None:
         path = self._path(digest)
         if path is None or len(data) > MAX_MANIFEST_BYTES:

@@ -29,6 +29,7 @@ from mplat.registry.errors import (
 )
 from mplat.registry.retry import Again, Retrying, RetryPolicy, Verdict, retryable_status
 from mplat.registry.session import Params, Session
+from mplat.registry.taghints import TagHints
 from mplat.values import mediatypes as mt
 from mplat.values.digest import Sha256, names_sha256, sha256_digest
 from mplat.values.manifest import MAX_MANIFEST_BYTES, ManifestError, parse_manifest
@@ -69,14 +70,30 @@ def _error(resp: httpx.Response, registry: str, repository: str | None, what: st
 class RegistryClient:
     """One registry. Create through :class:`RegistryPool` so settings and credentials apply."""
 
-    def __init__(self, session: Session, cache: ContentCache | None = None) -> None:
+    def __init__(
+        self,
+        session: Session,
+        cache: ContentCache | None = None,
+        hints: TagHints | None = None,
+    ) -> None:
         self.session = session
         self.registry = session.registry
         self.cache = cache
+        self.hints = hints if cache is not None else None
 
-    @property
-    def caches_manifests(self) -> bool:
-        return self.cache is not None
+    def probably_cached(self, repository: str, tag: str) -> bool:
+        if self.cache is None or self.hints is None:
+            return False
+        seen = self.hints.get(self._hint_key(repository, tag))
+        return seen is not None and self.cache.has(seen)
+
+    def _hint_key(self, repository: str, tag: str) -> str:
+        return f"{self.registry}/{repository}:{tag}"
+
+    def _seen(self, repository: str, ref: str, digest: str) -> None:
+        """Remember what a tag held, for the next run's :meth:`probably_cached`."""
+        if self.hints is not None and not names_sha256(ref):
+            self.hints.put(self._hint_key(repository, ref), digest)
 
     async def aclose(self) -> None:
         await self.session.aclose()
@@ -110,6 +127,7 @@ class RegistryClient:
             raise ContentError(
                 self.registry, repository, f"HEAD {ref} answered with digest {shown(digest)}"
             )
+        self._seen(repository, ref, digest)
         return ManifestInfo(digest, media_type, int(length))
 
     async def get_manifest(self, repository: str, ref: str) -> FetchedManifest:
@@ -176,6 +194,7 @@ class RegistryClient:
         fetched = self._parse(repository, ref, data, resp.headers.get("content-type"))
         if self.cache is not None:
             self.cache.put(digest, data)
+        self._seen(repository, ref, digest)
         return fetched
 
     def _parse(

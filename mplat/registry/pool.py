@@ -16,6 +16,7 @@ from mplat.registry.operations import RegistryClient
 from mplat.registry.retry import RetryPolicy
 from mplat.registry.secrets import Credential
 from mplat.registry.session import Session
+from mplat.registry.taghints import TagHints
 from mplat.values.reference import api_host_for
 
 
@@ -42,6 +43,8 @@ class RegistryPool:
     """(registry, repository) -> credential; repository None for registry-wide requests."""
     notices: Notices = field(default_factory=Notices)
     cache: ContentCache | None = None
+    hints: TagHints | None = None
+    """What each tag held when last read, telling a HEAD from a GET (see registry.taghints)."""
     parallelism: int = DEFAULT_PARALLELISM
     fit_parallelism: bool = False
     """Whether ``parallelism`` is only the default, which a slow link may raise (for a
@@ -67,7 +70,7 @@ class RegistryPool:
                 notices=self.notices,
                 timeout=self.timeout,
             )
-            found = RegistryClient(session, self.cache)
+            found = RegistryClient(session, self.cache, self.hints)
             self._clients[registry] = found
         return found
 
@@ -78,3 +81,5 @@ class RegistryPool:
         trim = getattr(self.cache, "trim", None)
         if trim is not None:
             trim()
+        if self.hints is not None:
+            self.hints.save()

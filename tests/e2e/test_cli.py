@@ -293,7 +293,8 @@ lists:
 def test_json_plan_shape(registry: RegistryServer, repo: str, tmp_path: Path) -> None:
     images = seed_helloworld(registry.url, repo)
     cfg = write_config(tmp_path, helloworld_config(registry.address, repo))
-    doc = json.loads(run_cli("plan", "-f", str(cfg), "--json").out)
+    cache = str(tmp_path / "cache")
+    doc = json.loads(run_cli("plan", "-f", str(cfg), "--json", "--cache-dir", cache).out)
     (change,) = doc["changes"]
     assert change["repository"] == f"{registry.address}/{repo}"
     assert change["tag"] == "latest"
@@ -303,8 +304,12 @@ def test_json_plan_shape(registry: RegistryServer, repo: str, tmp_path: Path) ->
     assert change["after"]["manifests"][0]["digest"] == images["alpine"].digest
     assert doc["summary"] == {"create": 1, "update": 0, "repair": 0, "delete": 0, "no_op": 0}
     assert doc["errors"] == []
-    # One HEAD per source and per target tag; bodies are read only when needed.
-    assert doc["requests"]["HEAD"] == 4
+    # The target tag is HEADed; each source, never read through this cache before, costs one
+    # GET of its tag (not a HEAD and then a GET) and one of its config blob.
+    assert doc["requests"] == {"HEAD": 1, "GET": 3 + 3}
+    # Next time the cache holds what the source tags held: a HEAD each, no body read.
+    again = json.loads(run_cli("plan", "-f", str(cfg), "--json", "--cache-dir", cache).out)
+    assert again["requests"] == {"HEAD": 1 + 3}
 
 
 def test_list_pushed_by_docker_cli_is_in_sync(

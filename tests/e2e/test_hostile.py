@@ -21,6 +21,8 @@ from pathlib import Path
 import pytest
 
 from mplat.cli.main import main
+from mplat.registry.cache import DiskCache
+from mplat.registry.taghints import FILE_NAME, TagHints
 from mplat.values.manifest import MAX_MANIFEST_BYTES
 from tests.support.fakeregistry import (
     DOCKER_MANIFEST,
@@ -94,6 +96,18 @@ version: 1
     return path
 
 
+def moved_since_last_run(tmp_path: Path, fake: FakeRegistry, tag: str = "src") -> None:
+    """Make the source tag one this machine read before, holding something else then: the
+    cache holds that old manifest and the hint names it, so mplat HEADs the tag and reads
+    the digest the HEAD names (the path a tag that moved takes) instead of GETting the tag."""
+    old = make_image(salt="read on an earlier run")
+    cache = tmp_path / "cache"
+    DiskCache(cache).put(old.digest, old.manifest)
+    hints = TagHints(cache / FILE_NAME)
+    hints.put(f"{fake.address}/{REPO}:{tag}", old.digest)
+    hints.save()
+
+
 def assert_refused(run: Run, fake: FakeRegistry, *reasons: str) -> None:
     """Exit 1, one readable error line naming registry/repository and the reason."""
     assert "Traceback" not in run.text, run.text
@@ -160,6 +174,7 @@ def test_head_digest_then_other_bytes(tmp_path: Path, fake: FakeRegistry) -> Non
     )
     fake.serve_manifest(REPO, [a.digest], b.manifest, DOCKER_MANIFEST, digest_header=a.digest)
     fake.serve_blob(REPO, b.config_digest, b.config)
+    moved_since_last_run(tmp_path, fake)
     cfg = write_config(tmp_path, fake.address, ":src")
     plan_and_apply(fake, cfg, "hash to", "claims digest")
 
@@ -186,6 +201,7 @@ def test_oversized_manifest_is_not_read_past_the_limit(tmp_path: Path, fake: Fak
             hold_after=hold,
         ),
     )
+    moved_since_last_run(tmp_path, fake)
     cfg = write_config(tmp_path, fake.address, ":src")
     run = cli("plan", "-f", str(cfg), "--retries", "1")
     sent = fake.stats.sent[path]
@@ -212,7 +228,9 @@ def endless(total: int, hold: int, status: int, content_type: str) -> Reply:
     )
 
 
-@pytest.mark.parametrize("what", ["manifest-404", "config-blob-404", "token-200"])
+@pytest.mark.parametrize(
+    "what", ["manifest-404", "tag-manifest-404", "config-blob-404", "token-200"]
+)
 def test_huge_bodies_elsewhere_are_not_read_without_limit(tmp_path: Path, what: str) -> None:
     """Error bodies and token answers come from the same untrusted server as manifests: a
     registry must not be able to make mplat buffer 32 MiB of them either."""
@@ -220,8 +238,13 @@ def test_huge_bodies_elsewhere_are_not_read_without_limit(tmp_path: Path, what: 
     image = make_image()
     with FakeRegistry() as token_server, FakeRegistry() as fake:
         fake.serve_image(REPO, "src", image)
-        if what == "manifest-404":
+        if what == "manifest-404":  # by digest, after a HEAD of the tag
+            moved_since_last_run(tmp_path, fake)
             path = f"/v2/{REPO}/manifests/{image.digest}"
+            fake.route("GET", path, lambda _r: endless(total, hold, 404, "application/json"))
+            server = fake
+        elif what == "tag-manifest-404":  # the one GET of a tag never read before
+            path = f"/v2/{REPO}/manifests/src"
             fake.route("GET", path, lambda _r: endless(total, hold, 404, "application/json"))
             server = fake
         elif what == "config-blob-404":

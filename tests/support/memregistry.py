@@ -77,7 +77,8 @@ class MemoryRegistry:
         caches_manifests: bool = True,
     ) -> None:
         self.host = host
-        self.caches_manifests = caches_manifests  # False: as a client run with --no-cache
+        self.caches_manifests = caches_manifests  # False: as a client run with --no-cache,
+        # or one whose cache has never seen these tags
         self.notices = notices if notices is not None else Notices()
         self.delete_by_tag = delete_by_tag  # True: an OCI 1.1 registry, which removes one tag
         self.delete_enabled = delete_enabled  # False: distribution with delete disabled (405)
@@ -89,6 +90,9 @@ class MemoryRegistry:
     @property
     def registry(self) -> str:
         return self.host
+
+    def probably_cached(self, repository: str, tag: str) -> bool:
+        return self.caches_manifests
 
     # -- test controls ------------------------------------------------------------------
 

@@ -149,3 +149,13 @@ def test_concurrent_writers_never_expose_partial_entries(tmp_path: Path) -> None
         t.join()
     assert all(s is None or s == data for s in seen)
     assert DiskCache(tmp_path).get(d) == data
+
+
+def test_has_tells_a_stored_entry_without_reading_it(tmp_path: Path) -> None:
+    cache = DiskCache(tmp_path)
+    data = b'{"schemaVersion": 2}'
+    assert not cache.has(digest_of(data))
+    cache.put(digest_of(data), data)
+    assert cache.has(digest_of(data))
+    assert not cache.has("sha256:../../etc/passwd")  # not a digest: never a path
+    assert (cache.hits, cache.misses) == (0, 0)
