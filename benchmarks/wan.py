@@ -48,6 +48,7 @@ from benchmarks.bench import (  # noqa: E402
     log,
     machine_info,
     seed_sources,
+    server_pid,
     write_config,
 )
 from benchmarks.delayproxy import DelayProxy, ProxyCounts  # noqa: E402
@@ -110,6 +111,7 @@ class Wan:
         try:
             self.tls.start()
             self.plain.start()
+            self.mplat.timed_pid = server_pid(self.tls)
             t0 = time.perf_counter()
             images = seed_sources(self.plain.url, range(self.n))
             log(f"seeded {images} images in {time.perf_counter() - t0:.1f}s")
@@ -147,22 +149,33 @@ class Wan:
                 return tls_proxy.reset() if tls_proxy else None
 
             counts()
+            proxy_cpu = time.process_time()
             run = self.mplat.run("apply", *common, "--auto-approve", "--json")
+            proxy_cpu = time.process_time() - proxy_cpu
             apply_counts = counts()
             doc = json.loads(run.stdout)
             out["apply"] = {
                 "wall": run.wall,
                 "cpu": run.cpu,
+                "registry_cpu": run.server_cpu,
+                "proxy_cpu": proxy_cpu,
                 "plan_requests": doc["plan"]["requests"] if "plan" in doc else doc.get("requests"),
                 "proxy": asdict(apply_counts) if apply_counts else None,
             }
-            log(f"apply from empty: {run.wall:.2f}s, cpu {run.cpu:.2f}s, proxy {apply_counts}")
+            log(
+                f"apply from empty: {run.wall:.2f}s; cpu s: mplat {run.cpu:.2f}, registry "
+                f"{run.server_cpu:.2f}, proxy {proxy_cpu:.2f}; requests "
+                f"{out['apply']['plan_requests']} + writes; proxy {apply_counts}"
+            )
             walls: list[float] = []
             plan_doc: dict[str, Any] = {}
             plan_counts: ProxyCounts | None = None
+            cpus: list[tuple[float, float, float]] = []
             for _ in range(args.repeat):
                 counts()
+                proxy_cpu = time.process_time()
                 run = self.mplat.run("plan", *common, "--json", "--detailed-exitcode")
+                cpus.append((run.cpu, run.server_cpu, time.process_time() - proxy_cpu))
                 plan_counts = counts()
                 plan_doc = json.loads(run.stdout)
                 walls.append(run.wall)
@@ -172,13 +185,15 @@ class Wan:
             out["noop"] = {
                 "wall": wall,
                 "runs": walls,
+                "cpu_mplat_registry_proxy": [statistics.median(c) for c in zip(*cpus, strict=True)],
                 "requests": requests,
                 "requests_per_list": total / n,
                 "proxy": asdict(plan_counts) if plan_counts else None,
             }
             log(
                 f"no-op plan: {wall:.2f}s (runs {', '.join(f'{w:.2f}' for w in walls)}), "
-                f"requests {requests} = {total / n:.1f}/list, proxy {plan_counts}"
+                f"requests {requests} = {total / n:.1f}/list, median cpu s (mplat, registry, "
+                f"proxy) {out['noop']['cpu_mplat_registry_proxy']}, proxy {plan_counts}"
             )
             counts()
             floor, version = h2_floor(
