@@ -1,44 +1,27 @@
 """Stage 2 of loading: YAML text -> plain data, with the origin of every value.
 
-Composition is bounded (values written, values after alias expansion, nesting), so hostile
-files fail fast with a message naming the limit; the conversion records ``file:line:column``
-per JSON path, which every later message points at. The result is a :class:`Document`, the
-input of the schema and of any stage that a later feature puts before it.
+:mod:`mplat.config.yamlcompose` makes the node tree (bounded: values written, nesting); the
+conversion here expands aliases (bounded again: values after expansion) and records
+``file:line:column`` per JSON path, which every later message points at. The result is a
+:class:`Document`, the input of the schema and of any stage that a later feature puts
+before it.
 """
 
 from __future__ import annotations
 
-import functools
-import re
-from typing import Any, cast
-
-from ruamel.yaml import YAML
-from ruamel.yaml.composer import Composer
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.events import AliasEvent
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-from ruamel.yaml.parser import Parser
-from ruamel.yaml.reader import ReaderError
-from ruamel.yaml.scanner import Scanner
 
+from mplat.config import yamlcompose
 from mplat.config.model import ConfigError, ConfigProblem, Location
 from mplat.config.origins import Document, JSONPath, Origins, RawOrigin
-from mplat.config.read import SPLIT_HINT
+from mplat.config.yamlcompose import MAX_DEPTH, MAX_NODES, compose
+from mplat.config.yamlcompose import mark as _mark
 from mplat.values.text import json_quoted
 
 __all__ = ["MAX_DEPTH", "MAX_NODES", "Converter", "compose", "parse_document"]
 
-MAX_NODES = 300_000
-"""Bound on values written and after alias expansion, so a "billion laughs" file fails fast.
-10,000 one-tag lists of 3 entries need 170,000 (image only) to 230,000 (with platform
-strings). Pure-Python ruamel takes ~30-40 µs of CPU a value, so it also bounds the worst
-file to ~10-13 s, mostly in ruamel's scanner."""
-MAX_DEPTH = 64
-"""Bound on nesting (ours needs about 10), which also stops recursive aliases like ``&a [*a]``."""
-
-_TOO_DEEP = f"nested more than {MAX_DEPTH} levels deep"
-_ALIAS_TOO_DEEP = _TOO_DEEP + " (recursive YAML alias?)"
 _EMPTY = "the file is empty: expected a mapping with version and lists"
+_ALIAS_TOO_DEEP = f"nested more than {MAX_DEPTH} levels deep (recursive YAML alias?)"
 
 _YAML = "tag:yaml.org,2002:"
 _STR, _NULL, _BOOL, _INT, _FLOAT = (_YAML + t for t in ("str", "null", "bool", "int", "float"))
@@ -70,169 +53,6 @@ def parse_document(text: str, filename: str) -> Document:
     return Document(data, Origins(filename, converter.origins))
 
 
-class _TooManyWritten(MarkedYAMLError):
-    pass
-
-
-class _TooDeep(MarkedYAMLError):
-    pass
-
-
-class _DirectScanner(Scanner):
-    """ruamel's scanner, finding its reader once instead of through a property per character.
-
-    ruamel looks up each stage's neighbour through properties (``hasattr`` checks, frame
-    inspection) on every use: millions of calls for the largest file allowed. The neighbour
-    never changes during one parse, so the first answer is kept as a plain attribute.
-    """
-
-    @functools.cached_property
-    def reader(self) -> Any:
-        return super().reader
-
-
-class _DirectParser(Parser):
-    """ruamel's parser, finding its scanner once (see _DirectScanner)."""
-
-    @functools.cached_property
-    def scanner(self) -> Any:
-        return super().scanner
-
-
-class _BoundedComposer(Composer):
-    """ruamel's composer, bounding nodes and nesting before they cost memory or stack.
-
-    (ruamel >= 0.19 has ``YAML.max_depth``; counting here also works with 0.18.) It finds
-    its parser once, as _DirectScanner does its reader.
-    """
-
-    @functools.cached_property
-    def parser(self) -> Any:
-        return super().parser
-
-    def __init__(self, loader: Any = None) -> None:
-        super().__init__(loader)
-        # Re-used anchor names are legal YAML; ruamel would print a warning to stderr.
-        self.warn_double_anchors = False
-        self.mplat_nodes = 0
-        self.mplat_depth = 0
-        self.mplat_anchored: set[int] = set()
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        self.mplat_nodes += 1
-        event = self.parser.peek_event()
-        if self.mplat_nodes > MAX_NODES:
-            raise _TooManyWritten(problem_mark=event.start_mark)
-        self.mplat_depth += 1
-        try:
-            if self.mplat_depth > MAX_DEPTH:
-                raise _TooDeep(problem_mark=event.start_mark)
-            node = super().compose_node(parent, index)
-        finally:
-            self.mplat_depth -= 1
-        if getattr(event, "anchor", None) is not None and not isinstance(event, AliasEvent):
-            self.mplat_anchored.add(id(node))
-        node.end_mark = None  # Never read; a Mark per node is memory on 10,000-list files.
-        return node
-
-
-def _mark(node: Node) -> tuple[int, int]:
-    return node.start_mark.line + 1, node.start_mark.column + 1
-
-
-_BRACKET = re.compile(r"[\[\]{}]")
-
-
-def _flow_too_deep(text: str) -> tuple[int, int] | None:
-    """Where ``[``/``{`` nesting first passes MAX_DEPTH, found by a linear scan.
-
-    ruamel's scanner looks ahead through a whole flow collection before it yields a token,
-    and checks every open level at each step: a few hundred nested brackets cost seconds
-    before the composer's own depth bound is reached. Only bracket characters are visited;
-    brackets inside quoted text count too, which can only refuse absurd input.
-    """
-    depth = 0
-    for match in _BRACKET.finditer(text):
-        if match.group() in "[{":
-            depth += 1
-            if depth >= MAX_DEPTH:  # The document's root node is one level more.
-                offset = match.start()
-                line = text.count("\n", 0, offset) + 1
-                return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
-        elif depth:
-            depth -= 1
-    return None
-
-
-def compose(text: str, filename: str) -> tuple[Node | None, set[int]]:
-    """The node tree, and the ids of anchored nodes (which aliases may share)."""
-    deep = _flow_too_deep(text)
-    if deep is not None:
-        raise ConfigError.at(filename, deep[0], deep[1], _TOO_DEEP)
-    yaml = YAML(typ="safe", pure=True)
-    yaml.Scanner = _DirectScanner
-    yaml.Parser = _DirectParser
-    yaml.Composer = _BoundedComposer
-    try:
-        root = cast("Node | None", yaml.compose(text))
-        return root, yaml.composer.mplat_anchored
-    except _TooDeep as exc:
-        line, column = _mark_of(exc)
-        raise ConfigError.at(filename, line, column, _TOO_DEEP) from None
-    except _TooManyWritten as exc:
-        line, column = _mark_of(exc)
-        message = (
-            f"too many nodes: more than {MAX_NODES} YAML values written by here, the limit "
-            f"for one file; {SPLIT_HINT}"
-        )
-        raise ConfigError.at(filename, line, column, message) from None
-    except MarkedYAMLError as exc:
-        line, column = _mark_of(exc)
-        raise ConfigError.at(filename, line, column, _yaml_message(exc)) from None
-    except ReaderError as exc:
-        position = exc.position if isinstance(exc.position, int) else 0
-        line = text.count("\n", 0, position) + 1
-        column = position - (text.rfind("\n", 0, position) + 1) + 1
-        character = exc.character
-        shown = f"U+{character:04X}" if isinstance(character, int) else repr(character)
-        raise ConfigError.at(
-            filename, line, column, f"invalid YAML: character {shown} is not allowed"
-        ) from None
-    except YAMLError as exc:
-        raise ConfigError.at(filename, 1, 1, "invalid YAML: " + _squash(str(exc))) from None
-    except RecursionError:
-        raise ConfigError.at(filename, 0, 0, _TOO_DEEP) from None
-
-
-def _mark_of(exc: MarkedYAMLError) -> tuple[int, int]:
-    mark = exc.problem_mark or exc.context_mark
-    if mark is None:
-        return 1, 1
-    return mark.line + 1, mark.column + 1
-
-
-def _squash(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _yaml_message(exc: MarkedYAMLError) -> str:
-    problem = _squash(str(exc.problem or ""))
-    context = _squash(str(exc.context or ""))
-    if "single document" in context:
-        return "invalid YAML: only one document is allowed (a second one starts here)"
-    message = "invalid YAML: " + (problem or context or "syntax error")
-    if problem and context:
-        message += f" ({context}"
-        mark, problem_mark = exc.context_mark, exc.problem_mark
-        if mark is not None and (
-            problem_mark is None
-            or (mark.line, mark.column) != (problem_mark.line, problem_mark.column)
-        ):
-            message += f" started at line {mark.line + 1}, column {mark.column + 1}"
-        message += ")"
-    return message
-
-
 class _Limit(Exception):
     def __init__(self, node: Node, message: str) -> None:
         super().__init__(message)
@@ -255,11 +75,11 @@ class Converter:
         self.origins: dict[JSONPath, RawOrigin] = {}
         self.problems: list[ConfigProblem] = []
         self._count = 0
-        self._limit = MAX_NODES  # read when converting starts, so tests can lower it
+        self._limit = yamlcompose.MAX_NODES  # read when converting starts: tests lower it
         self._anchored = anchored or set()
 
     def convert(self, root: Node) -> object:
-        self._limit = MAX_NODES
+        self._limit = yamlcompose.MAX_NODES
         try:
             return self._value(root, (), 1, 0, 0)
         except _Limit as exc:

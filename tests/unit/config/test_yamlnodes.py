@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from ruamel.yaml.nodes import MappingNode, SequenceNode
 
-from mplat.config import yamlnodes
+from mplat.config import yamlcompose, yamlnodes
 from mplat.config.loader import load_config, load_config_text
 from mplat.config.model import ConfigError, Location
 from mplat.config.read import MAX_FILE_BYTES
@@ -199,7 +199,7 @@ def test_deep_nesting_is_refused_without_recursion_error(
 
 def test_many_written_nodes_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # A smaller bound keeps the test fast; the limit is read when parsing.
-    monkeypatch.setattr(yamlnodes, "MAX_NODES", 1000)
+    monkeypatch.setattr(yamlcompose, "MAX_NODES", 1000)
     text = "a: [" + ", ".join(["1"] * 2000) + "]\n"
     assert problems(tmp_path, text) == [
         (
@@ -249,10 +249,10 @@ def test_written_nodes_are_counted_as_the_composer_counts_them(
 ) -> None:
     # What makes the scaled figure above trustworthy: exactly that many nodes load ...
     small = lists_config(10)
-    monkeypatch.setattr(yamlnodes, "MAX_NODES", _written_nodes(small))
+    monkeypatch.setattr(yamlcompose, "MAX_NODES", _written_nodes(small))
     assert len(load_config_text(small, "big.yaml").lists) == 10
     # ... and one fewer allowed is refused.
-    monkeypatch.setattr(yamlnodes, "MAX_NODES", _written_nodes(small) - 1)
+    monkeypatch.setattr(yamlcompose, "MAX_NODES", _written_nodes(small) - 1)
     with pytest.raises(ConfigError, match="too many nodes"):
         load_config_text(small, "big.yaml")
 
