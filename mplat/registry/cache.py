@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ from mplat.values.digest import sha256_digest
 from mplat.values.manifest import MAX_MANIFEST_BYTES
 
 DEFAULT_LIMIT = 256 * 1024 * 1024
+_SHA256 = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path | None:
@@ -42,16 +44,14 @@ class DiskCache:
     misses: int = 0
     discarded: int = 0
     _written: int = field(default=0, repr=False)
+    _dirs: set[str] = field(default_factory=set, repr=False)
+    """Entry directories known to exist: a run writes thousands of entries into 256 of them."""
 
-    def _path(self, digest: str) -> Path | None:
-        algo, _, hexpart = digest.partition(":")
-        if (
-            algo != "sha256"
-            or len(hexpart) != 64
-            or not all(c in "0123456789abcdef" for c in hexpart)
-        ):
+    def _path(self, digest: str) -> str | None:
+        """The entry's file, a string: Path objects cost more than the read or write."""
+        if not _SHA256.fullmatch(digest):
             return None
-        return self.root / "sha256" / hexpart[:2] / hexpart
+        return os.path.join(self.root, "sha256", digest[7:9], digest[7:])
 
     def get(self, digest: str) -> bytes | None:
         path = self._path(digest)
@@ -65,7 +65,7 @@ class DiskCache:
             if exc.errno == errno.EINVAL:  # not a regular file: move it out of the way
                 self.discarded += 1
                 with contextlib.suppress(OSError):
-                    path.unlink()
+                    os.unlink(path)
             return None
         try:
             data = read_fd_capped(fd, MAX_MANIFEST_BYTES)
@@ -78,7 +78,7 @@ class DiskCache:
             # Corrupt or tampered: never trust it, drop it and let the caller refetch.
             self.discarded += 1
             with contextlib.suppress(OSError):
-                path.unlink()
+                os.unlink(path)
             return None
         self.hits += 1
         return data
@@ -86,7 +86,7 @@ class DiskCache:
     def has(self, digest: str) -> bool:
         """Whether an entry is stored (not verified: ``get`` does that when it is read)."""
         path = self._path(digest)
-        return path is not None and path.is_file()
+        return path is not None and os.path.isfile(path)
 
     def put(self, digest: str, data: bytes) -> None:
         path = self._path(digest)
@@ -95,9 +95,13 @@ class DiskCache:
         if sha256_digest(data) != digest:
             return
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            directory = os.path.dirname(path)
+            if directory not in self._dirs:
+                os.makedirs(directory, exist_ok=True)
+                self._dirs.add(directory)
             write_atomic(path, data, sync=False)
         except OSError:
+            self._dirs.discard(directory)  # Removed under us, perhaps: look again next time.
             return  # A cache that cannot be written is only slower, never wrong.
         self._written += len(data)
 

@@ -44,6 +44,23 @@ def test_write_atomic_sets_the_mode(tmp_path: Path) -> None:
     assert stat.S_IMODE(os.stat(target).st_mode) == 0o644
 
 
+def test_write_atomic_never_writes_through_a_file_planted_at_its_temporary_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Names come from os.urandom; made predictable here, a symlink waits at every one.
+    monkeypatch.setattr(os, "urandom", lambda n: b"\x00" * n)
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"keep")
+    planted = tmp_path / (".x-" + "00" * 6)
+    planted.symlink_to(victim)
+    target = tmp_path / "f"
+    write_atomic(target, b"new", prefix=".x-")
+    assert target.read_bytes() == b"new"
+    assert victim.read_bytes() == b"keep"
+    assert planted.is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["f", "victim", planted.name])
+
+
 def test_write_atomic_failure_keeps_the_old_file_and_cleans_up(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

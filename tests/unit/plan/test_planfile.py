@@ -255,17 +255,7 @@ def test_a_full_disk_leaves_no_temporary_file_and_no_plan(
     # ``write``: the disk fills while the plan is written. ``fsync``: NFS, quotas and delayed
     # allocation report ENOSPC only when the data is forced out; the plan was reported saved.
     target = tmp_path / "plan.json"
-    if where == "write":
-        real_fdopen = os.fdopen
-
-        def fdopen(fd: int, *args: Any, **kwargs: Any) -> Any:
-            fh = real_fdopen(fd, *args, **kwargs)
-            fh.write = _enospc
-            return fh
-
-        monkeypatch.setattr(os, "fdopen", fdopen)
-    else:
-        monkeypatch.setattr(os, "fsync", _enospc)
+    monkeypatch.setattr(os, where, _enospc)
     with pytest.raises(PlanFileError) as info:
         save_plan(sample_plan(), target)
     assert str(info.value) == f"{target}: cannot write plan (No space left on device)"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import io
 import os
 import pwd
 from pathlib import Path
@@ -112,11 +111,10 @@ def test_an_entry_that_is_not_a_regular_file_is_a_miss(tmp_path: Path, kind: str
 def test_a_full_disk_leaves_no_temporary_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    class Full(io.FileIO):
-        def write(self, data: object) -> int:
-            raise OSError(errno.ENOSPC, "No space left on device")
+    def full(fd: int, data: object) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(os, "fdopen", lambda fd, mode: Full(fd, mode))
+    monkeypatch.setattr(os, "write", full)
     cache = DiskCache(tmp_path)
     data = b"x" * 100_000
     cache.put(digest_of(data), data)  # only slower, never an error
