@@ -87,8 +87,13 @@ async def _while_sending(conn: _Connection, aw: Awaitable[T], timeout: float | N
     on a slow link they take longer than the timeout to leave, and the answer cannot come
     before they arrive. That is progress, not a stall, so it does not count against it.
     """
-    task = asyncio.ensure_future(aw)
     last = _unsent(conn)
+    if not last:
+        # All of it left (every request without a large body): nothing can extend the
+        # wait, so a plain timeout does, without a task and a wait per request.
+        async with asyncio.timeout(timeout):
+            return await aw
+    task = asyncio.ensure_future(aw)
     try:
         while True:
             done, _ = await asyncio.wait({task}, timeout=timeout)
