@@ -50,6 +50,14 @@ from mplat.values.reference import is_loopback_host
 
 USER_AGENT = f"mplat/{__version__}"
 _HTTP = ("http://", "https://")
+MAX_REDIRECTS = 10
+"""Hops a read follows (registry to storage is one; a CDN may add one or two)."""
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    return (url.scheme, url.host, url.port)
+
 
 Params = list[tuple[str, str | int | float | bool | None]]
 
@@ -250,8 +258,11 @@ class Session:
 
         ``path`` is relative to the registry (``/v2/...``) or an absolute URL (upload
         locations). With ``stream`` the caller must close the response. Authorization goes
-        only to this registry's own host; httpx drops it on redirects to another origin.
+        only to this registry's own host, and never follows a redirect to another origin.
+        ``follow_redirects`` is for reads without a body (see :meth:`_follow`).
         """
+        if follow_redirects and content is not None:
+            raise ValueError("only requests without a body follow redirects")
         absolute = path.startswith(_HTTP)
         url = path if absolute else await self.base_url() + path
         call = _Call(
@@ -262,7 +273,7 @@ class Session:
                 ([scope_for(repository, actions)] if repository else []) + list(extra_scopes)
             ),
             state=self.auth.state(repository),
-            own_host=not absolute or self._same_registry(url),
+            own_host=not absolute or self.on_registry(url),
             replayable=content is None or isinstance(content, bytes),
             headers=headers,
             params=params,
@@ -349,7 +360,7 @@ class Session:
                 resp.status_code == 401
                 and call.replayable
                 and (auth is None or auth != call.fresh)
-                and self._same_registry(str(resp.url))
+                and self.on_registry(str(resp.url))
             ):
                 challenges = parse_challenges(resp.headers.get("www-authenticate", ""))
                 if challenges and await self.auth.answer(
@@ -383,33 +394,62 @@ class Session:
         if auth:
             hdrs["Authorization"] = auth
         started = time.monotonic()
+        hdrs["User-Agent"] = USER_AGENT
         async with self._gate.slot(lead):
             self.notices.count(call.method)
+            req = httpx.Request(
+                call.method,
+                call.url,
+                headers=hdrs,
+                params=call.params,
+                content=call.content,
+                extensions=self._timeouts,
+            )
+            sent = time.monotonic()
+            resp = await self._transport.handle_async_request(req)
+            self._gate.inflight.answered(time.monotonic() - sent)
+            resp.request = req
             if call.follow_redirects:
-                req = self._client.build_request(
-                    call.method, call.url, headers=hdrs, params=call.params, content=call.content
-                )
-                resp = await self._client.send(req, stream=True, follow_redirects=True)
-            else:
-                hdrs["User-Agent"] = USER_AGENT
-                req = httpx.Request(
-                    call.method,
-                    call.url,
-                    headers=hdrs,
-                    params=call.params,
-                    content=call.content,
-                    extensions=self._timeouts,
-                )
-                sent = time.monotonic()
-                resp = await self._transport.handle_async_request(req)
-                self._gate.inflight.answered(time.monotonic() - sent)
-                resp.request = req
+                resp = await self._follow(resp)
             if not call.stream:
                 await read_capped(resp, deadline=self.timeout)
         log_answer(call.method, call.url, resp.status_code, started)
         return resp
 
-    def _same_registry(self, url: str) -> bool:
+    async def _follow(self, resp: httpx.Response) -> httpx.Response:
+        """The answer at the end of ``resp``'s redirects, for a read without a body (blobs
+        are often served from storage elsewhere). Registry requests go straight to the
+        transport, not through httpx's client, whose redirect, cookie and auth layers are
+        most of its cost per request; this is the part of them a blob read needs.
+
+        Authorization never leaves the origin it was meant for (not even for another scheme
+        or port); a redirect's own body is read (bounded) so its connection is reused.
+        """
+        hops = 0
+        while resp.status_code in _REDIRECTS and "location" in resp.headers:
+            req = resp.request
+            if hops == MAX_REDIRECTS:
+                await resp.aclose()
+                raise httpx.TooManyRedirects("too many redirects", request=req)
+            hops += 1
+            try:
+                url = req.url.join(resp.headers["location"])
+            except httpx.InvalidURL:
+                url = None
+            await read_capped(resp, deadline=self.timeout)
+            if url is None or url.scheme not in ("http", "https") or not url.host:
+                raise httpx.RemoteProtocolError("redirect to an unusable Location", request=req)
+            headers = httpx.Headers(req.headers)
+            del headers["host"]
+            if _origin(url) != _origin(req.url):
+                headers.pop("authorization", None)
+            req = httpx.Request(req.method, url, headers=headers, extensions=req.extensions)
+            resp = await self._transport.handle_async_request(req)
+            resp.request = req
+        return resp
+
+    def on_registry(self, url: str) -> bool:
+        """Whether an absolute ``url`` is on this registry's own host (credentials go there)."""
         return urlsplit(url).netloc.lower() == self._netloc
 
     # -- token requests (sent for the auth step) ----------------------------------------

@@ -352,6 +352,34 @@ def test_redirect_to_another_origin_drops_authorization(
     assert all(SECRET not in m for m in pool.notices.messages)
 
 
+def test_a_relative_redirect_stays_on_the_registry_with_its_authorization(
+    serve: Callable[..., Scripted],
+) -> None:
+    registry = serve(
+        BASIC_CHALLENGE,
+        (307, {"Location": "/elsewhere/blob", "Content-Length": "7"}),
+        default=(200, {"Content-Length": "5"}),
+    )
+    pool = make_pool(Credential(USER, SECRET, source="test"))
+    size = run_with(pool, lambda: client_for(pool, registry).blob_size("a/b", DIGEST))
+    assert size == 5
+    assert [s.path for s in registry.seen][1:] == [f"/v2/a/b/blobs/{DIGEST}", "/elsewhere/blob"]
+    assert registry.seen[2].headers["authorization"].startswith("Basic ")
+    assert registry.seen[2].headers["host"] == registry.address
+
+
+@pytest.mark.parametrize("location", ["ftp://127.0.0.1/blob", "file:///etc/passwd", "http://[::1"])
+def test_a_redirect_to_an_unusable_location_is_a_clean_error(
+    serve: Callable[..., Scripted], location: str
+) -> None:
+    registry = serve(default=(307, {"Location": location}))
+    pool = make_pool(retry=RetryPolicy(attempts=1))
+    with pytest.raises(RegistryError) as info:
+        run_with(pool, lambda: client_for(pool, registry).blob_size("a/b", DIGEST))
+    assert "RemoteProtocolError" in str(info.value)
+    assert len(registry.seen) == 1
+
+
 def test_a_redirect_target_challenge_is_not_answered(serve: Callable[..., Scripted]) -> None:
     token_server = serve(default=(200, {"Content-Length": "0"}))
     storage = serve(
