@@ -1,9 +1,11 @@
 """From configuration and registry to a plan.
 
 The registry is the state: for every declared tag the planner asks the registry what is
-there (one HEAD), resolves the sources (one HEAD per source tag; content by digest comes
-from the cache), renders the desired list locally and compares. Bodies are read only when
-the digests differ. All reads for all lists run concurrently, bounded per registry.
+there (one HEAD; where a repository has many tags in the plan, its tag list first rules out
+the absent ones, see :mod:`mplat.engine.census`), resolves the sources (one request per
+source tag; content by digest comes from the cache), renders the desired list locally and
+compares. Bodies are read only when the digests differ. All reads for all lists run
+concurrently, bounded per registry.
 A listener, when given, hears ``PlanStarted`` and then ``ListPlanned`` as each list is done.
 """
 
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from mplat.config.model import EntrySpec, ListSpec
+from mplat.engine.census import TagCensus
 from mplat.engine.concurrency import run_bounded
 from mplat.engine.lock import lock_notices
 from mplat.engine.sources import Child, SourceError, SourceResolver, is_missing
@@ -96,15 +99,21 @@ async def build_plan(
     for spec in lists:
         declared.setdefault(spec.repository.name, set()).update(spec.tags)
     prunes = {spec.repository.name: spec for spec in lists if spec.prune}
+    census = TagCensus(
+        registries, [(spec.repository, t) for spec in lists for t in _selected_tags(spec, options)]
+    )
     jobs: list[_Job] = [
-        functools.partial(_plan_list, spec, registries, resolver, options) for spec in lists
+        functools.partial(_plan_list, spec, registries, resolver, census, options) for spec in lists
     ]
     jobs += [
         functools.partial(_plan_prune, spec, declared[name], registries, options)
         for name, spec in prunes.items()
     ]
     events(PlanStarted(len(jobs)))
-    results = await run_bounded([_reported(j, events) for j in jobs], options.lists_in_flight)
+    try:
+        results = await run_bounded([_reported(j, events) for j in jobs], options.lists_in_flight)
+    finally:
+        await census.aclose()
     changes: list[Change] = []
     errors: list[PlanError] = []
     for ch, err in results:
@@ -157,14 +166,24 @@ def _selected_tags(spec: ListSpec, options: PlanOptions) -> list[str]:
 
 
 async def _plan_list(
-    spec: ListSpec, registries: Registries, resolver: SourceResolver, options: PlanOptions
+    spec: ListSpec,
+    registries: Registries,
+    resolver: SourceResolver,
+    census: TagCensus,
+    options: PlanOptions,
 ) -> tuple[list[Change], list[PlanError]]:
     tags = _selected_tags(spec, options)
     if not tags:
         return [], []
     target = spec.repository
     client = registries.client(target.registry)
-    heads = [asyncio.ensure_future(client.head_manifest(target.repository, t)) for t in tags]
+
+    async def head(tag: str) -> ManifestInfo | None:
+        if await census.absent(target, tag):
+            return None
+        return await client.head_manifest(target.repository, tag)
+
+    heads = [asyncio.ensure_future(head(t)) for t in tags]
     try:
         if spec.state == "absent":
             infos = await asyncio.gather(*heads)

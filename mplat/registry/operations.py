@@ -242,13 +242,39 @@ class RegistryClient:
 
     async def list_tags(self, repository: str, page_size: int = 1000) -> list[str]:
         """All tags, following ``Link`` pagination; [] for a repository that does not exist."""
+        try:
+            return (await self._read_tags(repository, page_size, None))[0]
+        except NotFoundError:
+            return []
+
+    async def tags_within(
+        self, repository: str, max_pages: int, page_size: int = 1000
+    ) -> frozenset[str] | None:
+        try:
+            tags, complete = await self._read_tags(repository, page_size, max_pages)
+        except NotFoundError as exc:
+            # Only the registry's own word that the repository is unknown means "no tags":
+            # a bare 404 may as well be a registry or proxy that does not list tags.
+            return frozenset() if exc.has_code("NAME_UNKNOWN") else None
+        except RegistryError:
+            return None
+        return frozenset(tags) if complete else None
+
+    async def _read_tags(
+        self, repository: str, page_size: int, max_pages: int | None
+    ) -> tuple[list[str], bool]:
+        """The tag list, page by page (``Link`` pagination), and whether it is complete: it
+        is not when more than ``max_pages`` pages would be needed, or the next page is on
+        another host (not followed). Raises NotFoundError for a 404."""
         tags: list[str] = []
-        path: str | None = f"/v2/{repository}/tags/list"
+        path = f"/v2/{repository}/tags/list"
         params: Params | None = [("n", str(page_size))]
-        while path:
+        pages = 0
+        while True:
+            if max_pages is not None and pages == max_pages:
+                return tags, False
+            pages += 1
             resp = await self.session.request("GET", path, repository=repository, params=params)
-            if resp.status_code == 404:
-                return tags
             if resp.status_code != 200:
                 raise _error(resp, self.registry, repository, "listing tags failed")
             try:
@@ -263,10 +289,10 @@ class RegistryClient:
             tags.extend(page or [])
             link = resp.links.get("next", {}).get("url")
             if not link or not page:
-                break
-            path = link if link.startswith("/") else None
-            params = None
-        return tags
+                return tags, True
+            if not (link.startswith("/") or self.session.on_registry(link)):
+                return tags, False
+            path, params = link, None
 
     # -- blobs --------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from mplat.engine.census import MIN_TAGS
 from mplat.values import mediatypes as mt
 from tests.support.cli import run_cli, write_config
 from tests.support.registry import RegistryServer
@@ -310,6 +311,25 @@ def test_json_plan_shape(registry: RegistryServer, repo: str, tmp_path: Path) ->
     # Next time the cache holds what the source tags held: a HEAD each, no body read.
     again = json.loads(run_cli("plan", "-f", str(cfg), "--json", "--cache-dir", cache).out)
     assert again["requests"] == {"HEAD": 1 + 3}
+
+
+def test_many_new_tags_cost_one_tag_list_not_a_head_each(
+    registry: RegistryServer, repo: str, tmp_path: Path
+) -> None:
+    seed_helloworld(registry.url, repo)
+    tags = ", ".join(f"v{i}" for i in range(MIN_TAGS))
+    cfg = write_config(tmp_path, helloworld_config(registry.address, repo, tags=f"[{tags}]"))
+    cache = str(tmp_path / "cache")
+    doc = json.loads(run_cli("plan", "-f", str(cfg), "--json", "--cache-dir", cache).out)
+    assert doc["summary"]["create"] == MIN_TAGS
+    # One GET of the tag list rules every new tag out; the sources cost what they always do.
+    assert doc["requests"] == {"GET": 1 + 3 + 3}
+    done = run_cli("apply", "-f", str(cfg), "--auto-approve", "--json", "--cache-dir", cache)
+    assert done.code == 0, done.err
+    # Now every tag is listed, so each is HEADed for its digest: all in sync.
+    again = json.loads(run_cli("plan", "-f", str(cfg), "--json", "--cache-dir", cache).out)
+    assert again["summary"]["no_op"] == MIN_TAGS
+    assert again["requests"] == {"GET": 1, "HEAD": MIN_TAGS + 3}
 
 
 def test_list_pushed_by_docker_cli_is_in_sync(

@@ -38,6 +38,7 @@ _METHODS = {
     "put_manifest": "PUT",
     "delete_manifest": "DELETE",
     "list_tags": "GET",
+    "tags_within": "GET",
     "blob_size": "HEAD",
     "get_blob": "GET",
     "stream_blob": "GET",
@@ -75,8 +76,10 @@ class MemoryRegistry:
         delete_enabled: bool = True,
         refuse_mounts: bool = False,
         caches_manifests: bool = True,
+        tags_page: int = 1000,
     ) -> None:
         self.host = host
+        self.tags_page = tags_page  # tags per page of a tag list
         self.caches_manifests = caches_manifests  # False: as a client run with --no-cache,
         # or one whose cache has never seen these tags
         self.notices = notices if notices is not None else Notices()
@@ -221,6 +224,16 @@ class MemoryRegistry:
         await self._enter("list_tags", repository, "")
         found = self.repositories.get(repository)
         return sorted(found.tags) if found else []
+
+    async def tags_within(self, repository: str, max_pages: int) -> frozenset[str] | None:
+        try:
+            await self._enter("tags_within", repository, "")
+        except RegistryError:
+            return None  # as RegistryClient: a registry that will not list is asked tag by tag
+        found = self.repositories.get(repository)
+        tags = frozenset(found.tags) if found else frozenset()
+        pages = max(1, -(-len(tags) // self.tags_page))
+        return tags if pages <= max_pages else None
 
     # -- blobs --------------------------------------------------------------------------
 
