@@ -1,12 +1,17 @@
 """Which declared tags a repository does not have, from its tag list: one request where a
 first apply would HEAD every tag only to hear 404 a thousand times.
 
-Only absence is taken from the list. A listed tag is still HEADed for its digest, and a
-list that lags behind the registry (some serve it from an index updated after the push)
-cannot make mplat overwrite anything: apply HEADs each tag again right before it writes
-and refuses one that changed since the plan. The list is read only for repositories with
-many tags in the plan, and given up (every tag HEADed, as without it) past a page budget
-in proportion to them, so ten declared tags never pay for a repository's 100,000 CI tags.
+Only absence is taken from the list, and only for tags to be present. A listed tag is
+still HEADed for its digest, and a list that lags behind the registry (some serve it from
+an index updated after the push) cannot make mplat overwrite anything: apply HEADs each
+tag again right before it writes and refuses one that changed since the plan, naming both
+digests (such a plan shows a create where the tag is in fact updated; planning again once
+the list has caught up shows the update). Tags of ``state: absent`` are always HEADed: a
+lagging list would make one look deleted already, and nothing after the plan would notice.
+
+The list is read only for repositories with many tags in the plan, and given up (every tag
+HEADed, as without it) past a page budget in proportion to them, so ten declared tags never
+pay for a repository's 100,000 CI tags.
 """
 
 from __future__ import annotations
@@ -55,6 +60,8 @@ class TagCensus:
         return listed is not None and tag not in listed
 
     async def aclose(self) -> None:
-        """Wait out the listings still running (their plans were cancelled), so none is
-        left pending when the run's loop closes."""
+        """Stop the listings still running (every plan that wanted them is over), so none
+        is left pending when the run's loop closes."""
+        for task in self._lists.values():
+            task.cancel()
         await asyncio.gather(*self._lists.values(), return_exceptions=True)

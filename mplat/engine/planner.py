@@ -99,8 +99,16 @@ async def build_plan(
     for spec in lists:
         declared.setdefault(spec.repository.name, set()).update(spec.tags)
     prunes = {spec.repository.name: spec for spec in lists if spec.prune}
+    # Only for tags to be present: a list that lags behind would make an absent-state tag
+    # look deleted already, and nothing after the plan would notice.
     census = TagCensus(
-        registries, [(spec.repository, t) for spec in lists for t in _selected_tags(spec, options)]
+        registries,
+        [
+            (spec.repository, t)
+            for spec in lists
+            if spec.state == "present"
+            for t in _selected_tags(spec, options)
+        ],
     )
     jobs: list[_Job] = [
         functools.partial(_plan_list, spec, registries, resolver, census, options) for spec in lists
@@ -179,7 +187,7 @@ async def _plan_list(
     client = registries.client(target.registry)
 
     async def head(tag: str) -> ManifestInfo | None:
-        if await census.absent(target, tag):
+        if spec.state == "present" and await census.absent(target, tag):
             return None
         return await client.head_manifest(target.repository, tag)
 

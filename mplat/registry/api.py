@@ -109,8 +109,9 @@ class Registry(Protocol):
 
     async def tags_within(self, repository: str, max_pages: int) -> frozenset[str] | None:
         """Every tag of ``repository`` if its list ends within ``max_pages`` pages; None
-        past them, or when the registry will not list them (never an error: the caller
-        asks tag by tag instead). A repository that does not exist has none."""
+        past them, or when the registry will not list them or its list cannot be read
+        whole (never a registry error: the caller asks tag by tag instead). A repository
+        the registry says does not exist (NAME_UNKNOWN) has none."""
         ...
 
     async def blob_size(self, repository: str, digest: str) -> int | None: ...

@@ -1,7 +1,7 @@
 """A lean HTTP/1.1 keep-alive transport for httpx.
 
-httpx stays the HTTP client (requests, responses, redirects, streaming); this replaces only
-its default connection layer. Measured on 2 cores against registry 2.8 on loopback, the
+httpx stays the HTTP client's vocabulary (requests, responses, streaming); this replaces
+only its default connection layer. Measured on 2 cores against registry 2.8 on loopback, the
 default pool tops out near 1,000 HEAD/s, because for every request it walks all of its
 connections; this transport keeps one deque of idle connections per origin and parses
 responses directly from an asyncio stream, and reaches about 1,700 HEAD/s through the same

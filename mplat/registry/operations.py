@@ -253,8 +253,7 @@ class RegistryClient:
         try:
             tags, complete = await self._read_tags(repository, page_size, max_pages)
         except NotFoundError as exc:
-            # Only the registry's own word that the repository is unknown means "no tags":
-            # a bare 404 may as well be a registry or proxy that does not list tags.
+            # Only NAME_UNKNOWN means "no tags": a bare 404 may be a proxy that lists none.
             return frozenset() if exc.has_code("NAME_UNKNOWN") else None
         except RegistryError:
             return None
@@ -263,18 +262,16 @@ class RegistryClient:
     async def _read_tags(
         self, repository: str, page_size: int, max_pages: int | None
     ) -> tuple[list[str], bool]:
-        """The tag list, page by page (``Link`` pagination), and whether it is complete: it
-        is not when more than ``max_pages`` pages would be needed, or the next page is on
-        another host (not followed). Raises NotFoundError for a 404."""
+        """The tag list, page by page (``Link`` pagination), and whether it is whole: not
+        past ``max_pages`` pages, nor with a next page elsewhere. 404: NotFoundError."""
         tags: list[str] = []
         path = f"/v2/{repository}/tags/list"
         params: Params | None = [("n", str(page_size))]
-        pages = 0
-        while True:
-            if max_pages is not None and pages == max_pages:
-                return tags, False
-            pages += 1
-            resp = await self.session.request("GET", path, repository=repository, params=params)
+        for _ in range(1 << 62 if max_pages is None else max_pages):
+            try:
+                resp = await self.session.request("GET", path, repository=repository, params=params)
+            except httpx.InvalidURL:
+                raise ContentError(self.registry, repository, "tag list: bad next link") from None
             if resp.status_code != 200:
                 raise _error(resp, self.registry, repository, "listing tags failed")
             try:
@@ -288,11 +285,14 @@ class RegistryClient:
                 raise ContentError(self.registry, repository, "tag list is malformed")
             tags.extend(page or [])
             link = resp.links.get("next", {}).get("url")
-            if not link or not page:
+            if not link:
                 return tags, True
-            if not (link.startswith("/") or self.session.on_registry(link)):
+            # An empty page that points on is no end; a page elsewhere (another host, or
+            # http:// from an https registry: credentials in clear) is not read.
+            if not page or not link.startswith(("/", await self.session.base_url() + "/")):
                 return tags, False
             path, params = link, None
+        return tags, False
 
     # -- blobs --------------------------------------------------------------------------
 
@@ -336,7 +336,7 @@ class RegistryClient:
         """Yield a blob's bytes as they arrive; raises at the end if they hash wrong.
 
         Blobs can be gigabytes, so they are never held whole. Redirects to object storage
-        are followed; httpx drops our Authorization header when the host changes.
+        are followed; Authorization is dropped when the origin changes (Session._follow).
         """
         resp = await self.session.request(
             "GET",

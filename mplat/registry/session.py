@@ -55,6 +55,10 @@ MAX_REDIRECTS = 10
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
+class BadRedirect(httpx.RequestError):
+    """A Location no request can go to: an answer, so final (never retried)."""
+
+
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
     return (url.scheme, url.host, url.port)
 
@@ -190,9 +194,9 @@ class Session:
             http2=http2,
         )
         self._timeouts = {"timeout": limits.as_dict()}
-        # The client serves what needs its machinery (redirects, the token realm); registry
-        # requests without redirects go straight to the transport: no cookie jar, no URL
-        # merging, no auth or redirect layers, which are most of httpx's cost per request.
+        # The client serves only the scheme probe and token requests; registry requests go
+        # straight to the transport (redirects: _follow): no cookie jar, no URL merging, no
+        # auth or redirect layers, which are most of httpx's cost per request.
         self._client = httpx.AsyncClient(
             timeout=limits,
             headers={"User-Agent": USER_AGENT},
@@ -273,7 +277,7 @@ class Session:
                 ([scope_for(repository, actions)] if repository else []) + list(extra_scopes)
             ),
             state=self.auth.state(repository),
-            own_host=not absolute or self.on_registry(url),
+            own_host=not absolute or self._same_registry(url),
             replayable=content is None or isinstance(content, bytes),
             headers=headers,
             params=params,
@@ -360,7 +364,7 @@ class Session:
                 resp.status_code == 401
                 and call.replayable
                 and (auth is None or auth != call.fresh)
-                and self.on_registry(str(resp.url))
+                and self._same_registry(str(resp.url))
             ):
                 challenges = parse_challenges(resp.headers.get("www-authenticate", ""))
                 if challenges and await self.auth.answer(
@@ -438,7 +442,7 @@ class Session:
                 url = None
             await read_capped(resp, deadline=self.timeout)
             if url is None or url.scheme not in ("http", "https") or not url.host:
-                raise httpx.RemoteProtocolError("redirect to an unusable Location", request=req)
+                raise BadRedirect("redirect to an unusable Location", request=req)
             headers = httpx.Headers(req.headers)
             del headers["host"]
             if _origin(url) != _origin(req.url):
@@ -448,7 +452,7 @@ class Session:
             resp.request = req
         return resp
 
-    def on_registry(self, url: str) -> bool:
+    def _same_registry(self, url: str) -> bool:
         """Whether an absolute ``url`` is on this registry's own host (credentials go there)."""
         return urlsplit(url).netloc.lower() == self._netloc
 

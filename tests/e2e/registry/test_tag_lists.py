@@ -8,6 +8,9 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+import pytest
+
+from mplat.registry.errors import ContentError
 from mplat.registry.operations import RegistryClient
 from mplat.registry.pool import ConnectionSettings, RegistryPool
 from tests.support.fakeregistry import FakeRegistry, Reply, Request, canonical_json, error_reply
@@ -71,12 +74,28 @@ def test_pages_are_followed_within_the_budget_and_past_it_the_list_is_unknown() 
 
 def test_an_absolute_next_link_is_followed_on_the_registry_only() -> None:
     repo = "acme/paged"
-    with paged(repo, PAGES, lambda k: f"http://{address[0]}/v2/{repo}/tags/list?last=p{k}") as fake:
-        address = [fake.address]
+    base = [""]
+    with paged(repo, PAGES, lambda k: f"{base[0]}/v2/{repo}/tags/list?last=p{k}") as fake:
+        base[0] = f"http://{fake.address}"
         assert with_client(fake.address, lambda c: c.list_tags(repo)) == ["a", "b", "c", "d"]
-        address[0] = "elsewhere.invalid"  # the next page on another host: never asked there
+        # The next page on another host, or on this one over another scheme (credentials in
+        # clear when an https registry points at http): never asked, and the list not whole.
+        for elsewhere in ("http://elsewhere.invalid", f"https://{fake.address}"):
+            base[0] = elsewhere
+            fake.requests.clear()
+            assert with_client(fake.address, lambda c: c.tags_within(repo, 10)) is None
+            assert with_client(fake.address, lambda c: c.list_tags(repo)) == ["a", "b"]
+            assert len(fake.requests_to(f"/v2/{repo}/tags/list")) == 2  # first pages only
+
+
+def test_an_empty_page_that_points_on_and_a_broken_link_leave_the_list_unknown() -> None:
+    repo = "acme/paged"
+    with paged(repo, [[], ["a"]], lambda k: f"/v2/{repo}/tags/list?last=p{k}") as fake:
         assert with_client(fake.address, lambda c: c.tags_within(repo, 10)) is None
-        assert with_client(fake.address, lambda c: c.list_tags(repo)) == ["a", "b"]
+    with paged(repo, [["a"], ["b"]], lambda k: f"/v2/{repo}/tags list\x00") as fake:
+        assert with_client(fake.address, lambda c: c.tags_within(repo, 10)) is None
+        with pytest.raises(ContentError, match="tag list: bad next link"):
+            with_client(fake.address, lambda c: c.list_tags(repo))
 
 
 def test_a_registry_that_refuses_to_list_leaves_the_list_unknown() -> None:

@@ -114,3 +114,14 @@ def test_the_page_budget_grows_with_the_tags_in_the_plan(registries: MemoryRegis
     # Two tags in the repository need two pages of one: a budget of 1 + n // TAGS_PER_PAGE.
     assert listed(TAGS_PER_PAGE - 1) is None
     assert listed(TAGS_PER_PAGE) == {"s0", "s1"}
+
+
+def test_tags_to_delete_are_always_headed(
+    registries: MemoryRegistries, reg: MemoryRegistry
+) -> None:
+    """A list that lags would make a tag to delete look gone already: never trusted there."""
+    amd, arm = sources(reg)
+    tags = [f"v{i}" for i in range(MIN_TAGS)]
+    plan(registries, listspec(NAME, tags, amd, arm, state="absent"))
+    assert operations(reg)["tags_within"] == 0
+    assert heads_of_tags(reg, tags) == sorted(tags)
