@@ -17,8 +17,6 @@ from mplat.values import mediatypes as mt
 from tests.support.cli import run_cli, write_config
 from tests.support.fakeregistry import (
     FakeRegistry,
-    Reply,
-    Request,
     canonical_json,
     make_image,
     sha256_digest,
@@ -286,17 +284,10 @@ def test_a_repository_past_one_page_of_tags_imports_whole(
     tags = [f"v{i}" for i in range(5)]
     pages = [["amd64", "v0", "v1"], ["v2", "sha256-" + "1" * 64 + ".sig"], ["v3", "v4"]]
 
-    def tag_page(request: Request) -> Reply:
-        page = int(request.query.get("last", "p0")[1:])
-        headers = {"Content-Type": "application/json"}
-        if page + 1 < len(pages):
-            headers["Link"] = f'</v2/{repo}/tags/list?n=3&last=p{page + 1}>; rel="next"'
-        return Reply(200, headers, canonical_json({"name": repo, "tags": pages[page]}))
-
     with FakeRegistry() as fake:
         fake.serve_image(repo, "amd64", image)
         fake.serve_manifest(repo, [*tags, sha256_digest(index)], index, mt.OCI_INDEX)
-        fake.route("GET", f"/v2/{repo}/tags/list", tag_page)
+        fake.serve_tag_pages(repo, pages, lambda k: f"/v2/{repo}/tags/list?n=3&last=p{k}")
         addr = fake.address
         done = run_cli("import", f"{addr}/{repo}")
         assert len(fake.requests_to(f"/v2/{repo}/tags/list")) == 3  # every page, once

@@ -211,6 +211,22 @@ class FakeRegistry(ServerThread):
         self.serve_blob(repository, image.config_digest, image.config)
         self.serve_blob(repository, sha256_digest(image.layer), image.layer)
 
+    def serve_tag_pages(
+        self, repository: str, pages: list[list[str]], link: Callable[[int], str]
+    ) -> None:
+        """A tag list in ``pages``, each but the last pointing on (``Link: rel="next"``) to
+        ``link(k)``, which must end in ``last=p<k>``: the page asked for is read from it."""
+
+        def tag_page(request: Request) -> Reply:
+            page = int(request.query.get("last", "p0")[1:])
+            headers = {"Content-Type": "application/json"}
+            if page + 1 < len(pages):
+                headers["Link"] = f'<{link(page + 1)}>; rel="next"'
+            body = canonical_json({"name": repository, "tags": pages[page]})
+            return Reply(200, headers, body)
+
+        self.route("GET", f"/v2/{repository}/tags/list", tag_page)
+
     # -- observations ------------------------------------------------------------------------
 
     def _record(self, request: Request) -> None:

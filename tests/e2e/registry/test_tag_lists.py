@@ -13,7 +13,7 @@ import pytest
 from mplat.registry.errors import ContentError
 from mplat.registry.operations import RegistryClient
 from mplat.registry.pool import ConnectionSettings, RegistryPool
-from tests.support.fakeregistry import FakeRegistry, Reply, Request, canonical_json, error_reply
+from tests.support.fakeregistry import FakeRegistry, Reply, error_reply
 from tests.support.registry import RegistryServer
 from tests.support.seed import seed_image
 
@@ -48,15 +48,7 @@ def test_the_real_registry_lists_every_tag_and_none_of_an_unknown_repository(
 def paged(repo: str, pages: list[list[str]], link: Callable[[int], str]) -> FakeRegistry:
     """A registry whose tag list comes in ``pages``; ``link(k)`` is the URL of page k."""
     fake = FakeRegistry()
-
-    def tag_page(request: Request) -> Reply:
-        page = int(request.query.get("last", "p0")[1:])
-        headers = {"Content-Type": "application/json"}
-        if page + 1 < len(pages):
-            headers["Link"] = f'<{link(page + 1)}>; rel="next"'
-        return Reply(200, headers, canonical_json({"name": repo, "tags": pages[page]}))
-
-    fake.route("GET", f"/v2/{repo}/tags/list", tag_page)
+    fake.serve_tag_pages(repo, pages, link)
     return fake
 
 
