@@ -33,7 +33,7 @@ try:  # libyaml's scanner and parser, from ruamel.yaml.clib: six times ruamel's 
 except ImportError:  # pragma: no cover - a Python without the wheel: the pure parser alone
     CParser = None
 
-__all__ = ["MAX_DEPTH", "MAX_NODES", "compose", "mark"]
+__all__ = ["MAX_DEPTH", "MAX_NODES", "TOO_DEEP", "compose", "mark"]
 
 MAX_NODES = 300_000
 """Bound on values written and after alias expansion, so a "billion laughs" file fails fast.
@@ -43,7 +43,7 @@ file to ~10-13 s, mostly in ruamel's scanner."""
 MAX_DEPTH = 64
 """Bound on nesting (ours needs about 10), which also stops recursive aliases like ``&a [*a]``."""
 
-_TOO_DEEP = f"nested more than {MAX_DEPTH} levels deep"
+TOO_DEEP = f"nested more than {MAX_DEPTH} levels deep"
 
 
 class _TooManyWritten(MarkedYAMLError):
@@ -180,7 +180,7 @@ _PURE_ONLY = re.compile(
     r"^(?:%|\.\.\.)|[!|>\t\x85\u2028\u2029]|[&*][\w-]*[^\w\s,\[\]{}-]", re.MULTILINE
 )
 """Where libyaml and ruamel part ways, found by comparing them on generated text (see
-tests/unit/config/test_yamlnodes.py): directives (``%YAML 1.1`` changes what scalars mean),
+tests/unit/config/test_yamlcompose.py): directives (``%YAML 1.1`` changes what scalars mean),
 ``...`` (ruamel counts a repeated one as a document), tags and block scalars (``!``, ``|``,
 ``>``: libyaml accepts headers ruamel refuses), tabs (likewise), the line breaks of YAML 1.1
 only (NEL, LS, PS: lines are counted differently) and anchor names beyond letters, digits,
@@ -219,20 +219,20 @@ def compose(text: str, filename: str) -> tuple[Node | None, set[int]]:
     """The node tree, and the ids of anchored nodes (which aliases may share)."""
     deep = _flow_too_deep(text)
     if deep is not None:
-        raise ConfigError.at(filename, deep[0], deep[1], _TOO_DEEP)
-    yaml = YAML(typ="safe", pure=True)
-    yaml.Scanner = _DirectScanner
-    yaml.Parser = _DirectParser
-    yaml.Composer = _BoundedComposer
+        raise ConfigError.at(filename, deep[0], deep[1], TOO_DEEP)
     try:
         fast = _compose_libyaml(text)
         if fast is not None:
             return fast
+        yaml = YAML(typ="safe", pure=True)
+        yaml.Scanner = _DirectScanner
+        yaml.Parser = _DirectParser
+        yaml.Composer = _BoundedComposer
         root = cast("Node | None", yaml.compose(text))
         return root, yaml.composer.mplat_anchored
     except _TooDeep as exc:
         line, column = _mark_of(exc)
-        raise ConfigError.at(filename, line, column, _TOO_DEEP) from None
+        raise ConfigError.at(filename, line, column, TOO_DEEP) from None
     except _TooManyWritten as exc:
         line, column = _mark_of(exc)
         message = (
@@ -255,7 +255,7 @@ def compose(text: str, filename: str) -> tuple[Node | None, set[int]]:
     except YAMLError as exc:
         raise ConfigError.at(filename, 1, 1, "invalid YAML: " + _squash(str(exc))) from None
     except RecursionError:
-        raise ConfigError.at(filename, 0, 0, _TOO_DEEP) from None
+        raise ConfigError.at(filename, 0, 0, TOO_DEEP) from None
 
 
 def _mark_of(exc: MarkedYAMLError) -> tuple[int, int]:

@@ -14,14 +14,14 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from mplat.config import yamlcompose
 from mplat.config.model import ConfigError, ConfigProblem, Location
 from mplat.config.origins import Document, JSONPath, Origins, RawOrigin
-from mplat.config.yamlcompose import MAX_DEPTH, MAX_NODES, compose
+from mplat.config.yamlcompose import MAX_DEPTH, MAX_NODES, TOO_DEEP, compose
 from mplat.config.yamlcompose import mark as _mark
 from mplat.values.text import json_quoted
 
 __all__ = ["MAX_DEPTH", "MAX_NODES", "Converter", "compose", "parse_document"]
 
 _EMPTY = "the file is empty: expected a mapping with version and lists"
-_ALIAS_TOO_DEEP = f"nested more than {MAX_DEPTH} levels deep (recursive YAML alias?)"
+_ALIAS_TOO_DEEP = TOO_DEEP + " (recursive YAML alias?)"
 
 _YAML = "tag:yaml.org,2002:"
 _STR, _NULL, _BOOL, _INT, _FLOAT = (_YAML + t for t in ("str", "null", "bool", "int", "float"))
